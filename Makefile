@@ -1,0 +1,98 @@
+# hangdoi: `make run` starts the daemon with the demo catalogue; `make test` runs every test.
+CC ?= cc
+PKGS = libmicrohttpd libuv jansson sqlite3 libcrypto
+CFLAGS ?= -O2 -g
+CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude -Ibuild $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+B ?= build
+
+SRC = $(wildcard src/*.c)
+LIBSRC = $(filter-out src/main.c src/mkbuiltin.c,$(SRC))
+EMBED = $(sort $(wildcard sql/*.sql) $(wildcard web/*))
+OBJ = $(LIBSRC:src/%.c=$(B)/obj/%.o) $(B)/obj/embedded.o
+UNIT = $(patsubst tests/unit/%.c,$(B)/%,$(wildcard tests/unit/test_*.c))
+
+# Debian packages the build, the tests and the benchmark need.
+DEB_BUILD = build-essential pkg-config libmicrohttpd-dev libuv1-dev libjansson-dev libsqlite3-dev libssl-dev
+DEB_TEST = libcmocka-dev python3 curl valgrind sqlite3 chromium nodejs npm
+DEB_BENCH = wrk
+
+.PHONY: all run test unit integration asan valgrind browser bench check format install deps deps-test clean
+
+all: $(B)/hangdoid
+
+$(B)/obj/%.o: src/%.c $(wildcard include/*.h) | $(B)/obj
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(B)/obj:
+	mkdir -p $@
+
+$(B)/mkbuiltin: src/mkbuiltin.c | $(B)/obj
+	$(CC) -O1 -Wall -Wextra -Werror -o $@ $<
+
+$(B)/embedded.c: $(B)/mkbuiltin $(EMBED)
+	$(B)/mkbuiltin $@ $(EMBED)
+
+$(B)/obj/embedded.o: $(B)/embedded.c
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(B)/libhangdoi.a: $(OBJ)
+	ar rcs $@ $^
+
+$(B)/hangdoid: $(B)/obj/main.o $(B)/libhangdoi.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/test_%: tests/unit/test_%.c $(B)/libhangdoi.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libhangdoi.a $(LDLIBS) -lcmocka
+
+# Installs what is missing (Debian packages, as root), then the npm package the browser tests drive.
+deps:
+	@missing=$$(for p in $(DEB_BUILD); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else echo "missing Debian packages: $$missing (run as root, or: sudo apt-get install $$missing)"; exit 1; fi; fi
+
+deps-test: deps
+	@missing=$$(for p in $(DEB_TEST); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else echo "missing Debian packages: $$missing"; exit 1; fi; fi
+	@[ -d tests/browser/node_modules/playwright-core ] || (cd tests/browser && npm install --no-audit --no-fund --silent)
+
+run: deps
+	$(MAKE) all
+	mkdir -p var
+	$(B)/hangdoid --config config/hangdoi.json
+
+test: deps-test
+	$(MAKE) all
+	$(MAKE) $(UNIT)
+	tests/run
+
+unit: all $(UNIT)
+	tests/run unit
+
+asan:
+	$(MAKE) B=build/asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" LDFLAGS="-fsanitize=address,undefined" all
+
+bench: deps
+	@for p in $(DEB_BENCH); do dpkg -s $$p >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq $$p); done
+	$(MAKE) all
+	bench/run
+
+check: all
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr -Iinclude src
+	clang-tidy --quiet $(SRC) -- $(filter-out -Werror,$(CFLAGS)) 2>/dev/null | grep -E 'warning|error' && exit 1 || true
+
+format:
+	clang-format -i src/*.c include/*.h tests/unit/*.c
+
+PREFIX ?= /usr/local
+install: all
+	install -D -m 0755 $(B)/hangdoid $(DESTDIR)$(PREFIX)/bin/hangdoid
+	install -D -m 0640 config/hangdoi.json $(DESTDIR)/etc/hangdoi/hangdoi.json.example
+	install -D -m 0644 systemd/hangdoi.service $(DESTDIR)$(PREFIX)/lib/systemd/system/hangdoi.service
+	install -D -m 0644 systemd/hangdoi.socket $(DESTDIR)$(PREFIX)/lib/systemd/system/hangdoi.socket
+
+clean:
+	rm -rf build

@@ -1,0 +1,14 @@
+/* clock.h: the daemon's one idea of "now". */
+#ifndef HANGDOI_CLOCK_H
+#define HANGDOI_CLOCK_H
+
+#include <stdint.h>
+
+/* With test_start non-zero the clock starts at that instant and runs on. */
+void clock_init(int64_t test_start);
+int64_t clock_now(void);
+int clock_is_test(void);
+/* Only under a test clock: move it to T. */
+void clock_set(int64_t t);
+
+#endif

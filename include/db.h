@@ -1,0 +1,40 @@
+/* db.h: the SQLite connection, migrations, static statements and the group commit. */
+#ifndef HANGDOI_DB_H
+#define HANGDOI_DB_H
+
+#include <sqlite3.h>
+#include <stddef.h>
+#include <stdint.h>
+
+int db_open(const char *path, char *err, size_t errlen);
+void db_close(void);
+sqlite3 *db_handle(void);
+
+/* Prepares SQL once into *SLOT (persistent); reset and cleared before it is returned. */
+sqlite3_stmt *db_static(sqlite3_stmt **slot, const char *sql);
+void db_bind_text(sqlite3_stmt *st, const char *name, const char *v);
+void db_bind_int(sqlite3_stmt *st, const char *name, int64_t v);
+void db_bind_null(sqlite3_stmt *st, const char *name);
+/* Steps ST once: 1 for a row, 0 when done, -1 on error (logged). */
+int db_step(sqlite3_stmt *st);
+/* Runs a statement with no rows to read; 0 or -1. */
+int db_exec_static(sqlite3_stmt *st);
+const char *db_col_text(sqlite3_stmt *st, int i); /* "" for NULL */
+
+/*
+ * A write runs inside the iteration's open transaction, in a savepoint of its own:
+ * db_op_begin() opens both as needed; db_op_end(ok) releases or rolls back the savepoint.
+ * db_commit() commits once for everything done since (one fsync).
+ */
+#define db_op_begin() db_op_begin_at(__FILE__, __LINE__)
+int db_op_begin_at(const char *file, int line);
+void db_op_end(int ok);
+int db_in_txn(void);
+uint64_t db_ops(void); /* how many savepoints were opened; a request compares before and after */
+int db_commit(void);
+/* FN runs once the current transaction is committed (ok = 1) or lost (ok = 0). */
+int db_on_commit(void (*fn)(void *arg, int ok), void *arg);
+/* Seconds the last commits took, for metrics; set by db_commit. */
+extern double db_last_commit_seconds;
+
+#endif

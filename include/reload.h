@@ -1,0 +1,10 @@
+/* reload.h: re-read the catalogue from the configuration file (SIGHUP, POST /v1/admin/reload). */
+#ifndef HANGDOI_RELOAD_H
+#define HANGDOI_RELOAD_H
+
+#include "config.h"
+
+/* 0 when the new catalogue is in force; else -1 with the problems, and nothing changed. */
+int reload_catalogue(struct problems *pr);
+
+#endif

@@ -1,0 +1,4 @@
+#ifndef HANGDOI_VERSION_H
+#define HANGDOI_VERSION_H
+#define HANGDOI_VERSION "0.1.0"
+#endif

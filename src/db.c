@@ -1,0 +1,299 @@
+/* db.c: the SQLite connection, migrations from sql/, static statements, the group commit. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "builtin.h"
+#include "db.h"
+#include "log.h"
+
+static sqlite3 *db;
+static sqlite3_stmt **statics[128]; /* slots filled by db_static, finalized at close */
+static int nstatics;
+static int in_txn, in_op;
+static uint64_t nops;
+static const char *op_file; /* who opened the savepoint still open, if any */
+static int op_line;
+double db_last_commit_seconds;
+
+struct hook {
+	void (*fn)(void *, int);
+	void *arg;
+};
+static struct hook *hooks;
+static int nhooks, caphooks;
+
+sqlite3 *
+db_handle(void)
+{
+	return db;
+}
+
+static int
+exec(const char *sql)
+{
+	char *msg = NULL;
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		log_error("sqlite: %s: %s", sql, msg ? msg : "?");
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* Applies every sql/NNNN-*.sql above PRAGMA user_version, each in its own transaction. */
+static int
+migrate(char *err, size_t errlen)
+{
+	int have = 0;
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+		goto fail;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		have = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	for (const struct builtin *b = builtins; b->name; b++) {
+		int n;
+		if (sscanf(b->name, "sql/%d-", &n) != 1 || n <= have)
+			continue;
+		char *sql = malloc(b->len + 64);
+		if (sql == NULL)
+			goto fail;
+		int len = snprintf(sql, 64, "BEGIN IMMEDIATE;\n");
+		memcpy(sql + len, b->data, b->len);
+		snprintf(sql + len + b->len, 64, ";\nPRAGMA user_version=%d;\nCOMMIT;", n);
+		char *msg = NULL;
+		int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+		free(sql);
+		if (rc != SQLITE_OK) {
+			snprintf(err, errlen, "migration %s: %s", b->name, msg ? msg : "?");
+			sqlite3_free(msg);
+			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+			return -1;
+		}
+		have = n;
+	}
+	return 0;
+fail:
+	snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+	return -1;
+}
+
+int
+db_open(const char *path, char *err, size_t errlen)
+{
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+	if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "cannot open database %s: %s", path,
+		         db ? sqlite3_errmsg(db) : "out of memory");
+		goto fail;
+	}
+	sqlite3_extended_result_codes(db, 1);
+	sqlite3_busy_timeout(db, 5000);
+	/* journal_mode answers with the mode in force: anything but wal means we could not have it. */
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db, "PRAGMA journal_mode=WAL", -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_ROW ||
+	    strcmp((const char *)sqlite3_column_text(st, 0), "wal") != 0) {
+		snprintf(err, errlen, "cannot use database %s: %s", path, sqlite3_errmsg(db));
+		sqlite3_finalize(st);
+		goto fail;
+	}
+	sqlite3_finalize(st);
+	if (exec("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;"
+	         "PRAGMA cache_size=-65536;")) {
+		snprintf(err, errlen, "cannot set up database %s: %s", path, sqlite3_errmsg(db));
+		goto fail;
+	}
+	if (migrate(err, errlen))
+		goto fail;
+	return 0;
+fail:
+	sqlite3_close(db);
+	db = NULL;
+	return -1;
+}
+
+void
+db_close(void)
+{
+	if (in_txn)
+		db_commit();
+	for (int i = 0; i < nstatics; i++) {
+		sqlite3_finalize(*statics[i]);
+		*statics[i] = NULL;
+	}
+	nstatics = 0;
+	free(hooks);
+	hooks = NULL;
+	nhooks = caphooks = 0;
+	if (db && sqlite3_close(db) != SQLITE_OK)
+		log_error("sqlite close: %s", sqlite3_errmsg(db));
+	db = NULL;
+}
+
+sqlite3_stmt *
+db_static(sqlite3_stmt **slot, const char *sql)
+{
+	if (*slot == NULL) {
+		if (nstatics == (int)(sizeof statics / sizeof *statics)) {
+			log_error("db_static: too many statements");
+			return NULL;
+		}
+		if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, slot, NULL) != SQLITE_OK) {
+			log_error("sqlite prepare: %s: %s", sqlite3_errmsg(db), sql);
+			*slot = NULL;
+			return NULL;
+		}
+		statics[nstatics++] = slot;
+	}
+	sqlite3_reset(*slot);
+	sqlite3_clear_bindings(*slot);
+	return *slot;
+}
+
+void
+db_bind_text(sqlite3_stmt *st, const char *name, const char *v)
+{
+	int i = sqlite3_bind_parameter_index(st, name);
+	if (i == 0)
+		log_error("sqlite: no parameter %s", name);
+	else if (v)
+		sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+void
+db_bind_int(sqlite3_stmt *st, const char *name, int64_t v)
+{
+	int i = sqlite3_bind_parameter_index(st, name);
+	if (i == 0)
+		log_error("sqlite: no parameter %s", name);
+	else
+		sqlite3_bind_int64(st, i, v);
+}
+
+void
+db_bind_null(sqlite3_stmt *st, const char *name)
+{
+	int i = sqlite3_bind_parameter_index(st, name);
+	if (i)
+		sqlite3_bind_null(st, i);
+}
+
+int
+db_step(sqlite3_stmt *st)
+{
+	if (st == NULL)
+		return -1;
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		return 1;
+	if (rc == SQLITE_DONE)
+		return 0;
+	log_error("sqlite step: %s: %s", sqlite3_errmsg(db), sqlite3_sql(st));
+	return -1;
+}
+
+int
+db_exec_static(sqlite3_stmt *st)
+{
+	int rc = db_step(st);
+	if (st)
+		sqlite3_reset(st);
+	return rc < 0 ? -1 : 0;
+}
+
+const char *
+db_col_text(sqlite3_stmt *st, int i)
+{
+	const unsigned char *s = sqlite3_column_text(st, i);
+	return s ? (const char *)s : "";
+}
+
+int
+db_op_begin_at(const char *file, int line)
+{
+	if (in_op) {
+		log_error("savepoint opened at %s:%d while %s:%d still holds one", file, line, op_file,
+		          op_line);
+		return -1;
+	}
+	if (!in_txn) {
+		if (exec("BEGIN IMMEDIATE"))
+			return -1;
+		in_txn = 1;
+	}
+	if (exec("SAVEPOINT op"))
+		return -1;
+	in_op = 1;
+	op_file = file;
+	op_line = line;
+	nops++;
+	return 0;
+}
+
+void
+db_op_end(int ok)
+{
+	if (!in_op)
+		return;
+	if (!ok)
+		exec("ROLLBACK TO op");
+	exec("RELEASE op");
+	in_op = 0;
+}
+
+int
+db_in_txn(void)
+{
+	return in_txn;
+}
+
+uint64_t
+db_ops(void)
+{
+	return nops;
+}
+
+int
+db_on_commit(void (*fn)(void *, int), void *arg)
+{
+	if (nhooks == caphooks) {
+		int cap = caphooks ? caphooks * 2 : 64;
+		struct hook *h = realloc(hooks, cap * sizeof *h);
+		if (h == NULL)
+			return -1;
+		hooks = h;
+		caphooks = cap;
+	}
+	hooks[nhooks++] = (struct hook){fn, arg};
+	return 0;
+}
+
+int
+db_commit(void)
+{
+	struct timespec a, b;
+	int ok;
+	if (!in_txn)
+		return 0;
+	if (in_op)
+		db_op_end(0);
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	ok = exec("COMMIT") == 0;
+	if (!ok && !sqlite3_get_autocommit(db))
+		exec("ROLLBACK");
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	db_last_commit_seconds = (b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) / 1e9;
+	in_txn = 0;
+	/* Hooks may register more hooks for the next transaction: run a snapshot. */
+	int n = nhooks;
+	for (int i = 0; i < n; i++)
+		hooks[i].fn(hooks[i].arg, ok);
+	memmove(hooks, hooks + n, (nhooks - n) * sizeof *hooks);
+	nhooks -= n;
+	return ok ? 0 : -1;
+}

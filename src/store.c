@@ -1,0 +1,1235 @@
+/* store.c: the business operations on SQLite, each inside its own savepoint. */
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "dates.h"
+#include "db.h"
+#include "events.h"
+#include "log.h"
+#include "queue.h"
+#include "slots.h"
+#include "store.h"
+
+static const char *const status_names[ST__MAX] = {
+    "booked", "waiting", "called", "served", "no_show", "parked", "cancelled", "expired",
+};
+
+const char *
+status_name(enum tstatus s)
+{
+	return s < ST__MAX ? status_names[s] : "?";
+}
+
+static enum tstatus
+status_parse(const char *s)
+{
+	for (int i = 0; i < ST__MAX; i++)
+		if (strcmp(s, status_names[i]) == 0)
+			return i;
+	return ST__MAX;
+}
+
+#define TICKET_COLS                                                                             \
+	"id, code, kind, point, service, booked_service, date, seq, number, start_min, end_min, " \
+	"status, priority, citizen_last4, dossier_id, created_at, checkin_from, checkin_until, "  \
+	"waiting_since, entitled_at, counter, calls, called_at, first_called_at, finished_at"
+
+static void
+copy(char *dst, size_t cap, const char *src)
+{
+	snprintf(dst, cap, "%s", src ? src : "");
+}
+
+static void
+row_ticket(sqlite3_stmt *st, struct ticket *t)
+{
+	memset(t, 0, sizeof *t);
+	t->id = sqlite3_column_int64(st, 0);
+	copy(t->code, sizeof t->code, db_col_text(st, 1));
+	copy(t->kind, sizeof t->kind, db_col_text(st, 2));
+	copy(t->point, sizeof t->point, db_col_text(st, 3));
+	copy(t->service, sizeof t->service, db_col_text(st, 4));
+	copy(t->booked_service, sizeof t->booked_service, db_col_text(st, 5));
+	if (date_parse(db_col_text(st, 6), &t->day))
+		t->day = 0;
+	t->seq = sqlite3_column_int(st, 7);
+	copy(t->number, sizeof t->number, db_col_text(st, 8));
+	t->start = sqlite3_column_type(st, 9) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 9);
+	t->end = sqlite3_column_type(st, 10) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 10);
+	t->status = status_parse(db_col_text(st, 11));
+	copy(t->priority, sizeof t->priority, db_col_text(st, 12));
+	copy(t->last4, sizeof t->last4, db_col_text(st, 13));
+	copy(t->dossier, sizeof t->dossier, db_col_text(st, 14));
+	t->created_at = sqlite3_column_int64(st, 15);
+	t->checkin_from = sqlite3_column_int64(st, 16);
+	t->checkin_until = sqlite3_column_int64(st, 17);
+	t->waiting_since = sqlite3_column_int64(st, 18);
+	t->entitled_at = sqlite3_column_int64(st, 19);
+	copy(t->counter, sizeof t->counter, db_col_text(st, 20));
+	t->calls = sqlite3_column_int(st, 21);
+	t->called_at = sqlite3_column_int64(st, 22);
+	t->first_called_at = sqlite3_column_int64(st, 23);
+	t->finished_at = sqlite3_column_int64(st, 24);
+}
+
+int
+store_ticket_by_id(int64_t id, struct ticket *t)
+{
+	static sqlite3_stmt *s;
+	sqlite3_stmt *st = db_static(&s, "SELECT " TICKET_COLS " FROM ticket WHERE id = :id");
+	if (st == NULL)
+		return -1;
+	db_bind_int(st, ":id", id);
+	int rc = db_step(st);
+	if (rc == 1)
+		row_ticket(st, t);
+	sqlite3_reset(st);
+	return rc == 1 ? 0 : -1;
+}
+
+enum err
+store_ticket(const char *code, struct ticket *out)
+{
+	static sqlite3_stmt *s;
+	sqlite3_stmt *st = db_static(&s, "SELECT " TICKET_COLS " FROM ticket WHERE code = :code");
+	if (st == NULL)
+		return E_UNAVAILABLE;
+	db_bind_text(st, ":code", code);
+	int rc = db_step(st);
+	if (rc == 1)
+		row_ticket(st, out);
+	sqlite3_reset(st);
+	return rc == 1 ? E_OK : rc == 0 ? E_NOT_FOUND : E_UNAVAILABLE;
+}
+
+/*
+ * Appends a state change to the event log. Each event's hash is SHA-256 over the previous
+ * hash of the same point and this event's fields, so a changed or removed row is detected.
+ */
+static int
+event_add(const struct ticket *t, const char *action, const char *actor, const char *counter,
+          const char *detail, int64_t now, int offset, int64_t *seq_out)
+{
+	static sqlite3_stmt *s_prev, *s_next, *s_ins;
+	sqlite3_stmt *st;
+	char prev[65] = "", date[11], line[512], hash[65];
+	unsigned char md[32];
+	int64_t seq = 1;
+
+	st = db_static(&s_prev, "SELECT hash FROM event WHERE point = :p ORDER BY seq DESC LIMIT 1");
+	if (st == NULL)
+		return -1;
+	db_bind_text(st, ":p", t->point);
+	if (db_step(st) == 1)
+		copy(prev, sizeof prev, db_col_text(st, 0));
+	sqlite3_reset(st);
+	st = db_static(&s_next, "SELECT coalesce(max(seq), 0) + 1 FROM event");
+	if (st == NULL || db_step(st) != 1)
+		return -1;
+	seq = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+
+	date_format(local_day(now, offset), date);
+	snprintf(line, sizeof line, "%s|%lld|%s|%s|%lld|%s|%s|%s|%s|%s", prev, (long long)seq,
+	         t->point, date, (long long)now, t->code, action, actor, counter ? counter : "",
+	         detail ? detail : "");
+	EVP_Digest(line, strlen(line), md, NULL, EVP_sha256(), NULL);
+	for (int i = 0; i < 32; i++)
+		snprintf(hash + 2 * i, 3, "%02x", md[i]);
+
+	st = db_static(&s_ins, "INSERT INTO event (seq, point, date, at, ticket, action, actor, "
+	                       "counter, detail, hash) VALUES (:seq, :p, :d, :at, :t, :a, :actor, "
+	                       ":c, :detail, :h)");
+	if (st == NULL)
+		return -1;
+	db_bind_int(st, ":seq", seq);
+	db_bind_text(st, ":p", t->point);
+	db_bind_text(st, ":d", date);
+	db_bind_int(st, ":at", now);
+	db_bind_int(st, ":t", t->id);
+	db_bind_text(st, ":a", action);
+	db_bind_text(st, ":actor", actor);
+	db_bind_text(st, ":c", counter);
+	db_bind_text(st, ":detail", detail);
+	db_bind_text(st, ":h", hash);
+	if (db_exec_static(st))
+		return -1;
+	if (seq_out)
+		*seq_out = seq;
+	return 0;
+}
+
+/* The next number of (point, service, day); bumps the walk-in count too when WALKIN. */
+static int
+next_number(const char *point, const char *service, const char *date, int walkin, int *seq,
+            int *walkins)
+{
+	static sqlite3_stmt *s;
+	sqlite3_stmt *st = db_static(
+	    &s, "INSERT INTO numbering (point, service, date, last, walkins) VALUES (:p, :s, :d, 1, :w) "
+	        "ON CONFLICT DO UPDATE SET last = last + 1, walkins = walkins + :w "
+	        "RETURNING last, walkins");
+	if (st == NULL)
+		return -1;
+	db_bind_text(st, ":p", point);
+	db_bind_text(st, ":s", service);
+	db_bind_text(st, ":d", date);
+	db_bind_int(st, ":w", walkin ? 1 : 0);
+	int rc = db_step(st);
+	if (rc == 1) {
+		*seq = sqlite3_column_int(st, 0);
+		if (walkins)
+			*walkins = sqlite3_column_int(st, 1);
+	}
+	sqlite3_reset(st);
+	return rc == 1 ? 0 : -1;
+}
+
+static int
+walkins_issued(const char *point, const char *service, const char *date)
+{
+	static sqlite3_stmt *s;
+	sqlite3_stmt *st = db_static(
+	    &s, "SELECT walkins FROM numbering WHERE point = :p AND service = :s AND date = :d");
+	int n = 0;
+	if (st == NULL)
+		return -1;
+	db_bind_text(st, ":p", point);
+	db_bind_text(st, ":s", service);
+	db_bind_text(st, ":d", date);
+	if (db_step(st) == 1)
+		n = sqlite3_column_int(st, 0);
+	sqlite3_reset(st);
+	return n;
+}
+
+/* Ten characters of an alphabet without 0/O and 1/I: 50 bits from the OS's CSPRNG. */
+static int
+new_code(char out[17])
+{
+	static const char alphabet[] = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+	unsigned char b[10];
+	if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b)
+		return -1;
+	for (int i = 0; i < 10; i++)
+		out[i] = alphabet[b[i] & 31];
+	out[10] = 0;
+	return 0;
+}
+
+static int
+insert_ticket(struct ticket *t, const char *citizen_hash, const char *phone, const char *name)
+{
+	static sqlite3_stmt *s;
+	char date[11], hhmm[6];
+	sqlite3_stmt *st = db_static(
+	    &s, "INSERT INTO ticket (code, kind, point, service, booked_service, date, seq, number, "
+	        "start_min, end_min, status, priority, citizen_hash, citizen_last4, phone, name, "
+	        "dossier_id, created_at, checkin_from, checkin_until, waiting_since, entitled_at) "
+	        "VALUES (:code, :kind, :p, :s, :s, :d, :seq, :num, :start, :end, :st, :pri, :ch, "
+	        ":l4, :phone, :name, :dossier, :now, :cf, :cu, :ws, :ent)");
+	if (st == NULL)
+		return -1;
+	(void)hhmm;
+	date_format(t->day, date);
+	for (int attempt = 0; attempt < 3; attempt++) {
+		if (new_code(t->code))
+			return -1;
+		sqlite3_reset(st);
+		db_bind_text(st, ":code", t->code);
+		db_bind_text(st, ":kind", t->kind);
+		db_bind_text(st, ":p", t->point);
+		db_bind_text(st, ":s", t->service);
+		db_bind_text(st, ":d", date);
+		db_bind_int(st, ":seq", t->seq);
+		db_bind_text(st, ":num", t->number);
+		if (t->start >= 0) {
+			db_bind_int(st, ":start", t->start);
+			db_bind_int(st, ":end", t->end);
+			db_bind_int(st, ":cf", t->checkin_from);
+			db_bind_int(st, ":cu", t->checkin_until);
+		}
+		db_bind_text(st, ":st", status_name(t->status));
+		db_bind_text(st, ":pri", t->priority[0] ? t->priority : NULL);
+		db_bind_text(st, ":ch", citizen_hash);
+		db_bind_text(st, ":l4", t->last4[0] ? t->last4 : NULL);
+		db_bind_text(st, ":phone", phone);
+		db_bind_text(st, ":name", name);
+		db_bind_text(st, ":dossier", t->dossier[0] ? t->dossier : NULL);
+		db_bind_int(st, ":now", t->created_at);
+		if (t->waiting_since) {
+			db_bind_int(st, ":ws", t->waiting_since);
+			db_bind_int(st, ":ent", t->entitled_at);
+		}
+		int rc = sqlite3_step(st);
+		sqlite3_reset(st);
+		if (rc == SQLITE_DONE) {
+			t->id = sqlite3_last_insert_rowid(db_handle());
+			return 0;
+		}
+		if (rc != SQLITE_CONSTRAINT_UNIQUE) {
+			log_error("sqlite insert ticket: %s", sqlite3_errmsg(db_handle()));
+			return -1;
+		}
+	}
+	return -1;
+}
+
+/* Whether the citizen's no-shows suspend booking at NOW. */
+static int
+suspended(const char *hash, int64_t now)
+{
+	static sqlite3_stmt *s;
+	int limit = cat->strikes_limit, n = 0;
+	int64_t newest = 0, oldest = 0;
+	if (limit <= 0)
+		return 0;
+	sqlite3_stmt *st = db_static(&s, "SELECT finished_at FROM ticket WHERE citizen_hash = :h "
+	                                 "AND status = 'no_show' ORDER BY finished_at DESC LIMIT :n");
+	if (st == NULL)
+		return -1;
+	db_bind_text(st, ":h", hash);
+	db_bind_int(st, ":n", limit);
+	while (db_step(st) == 1) {
+		oldest = sqlite3_column_int64(st, 0);
+		if (n++ == 0)
+			newest = oldest;
+	}
+	sqlite3_reset(st);
+	return n >= limit && newest - oldest <= (int64_t)cat->strikes_window_days * 86400 &&
+	       now < newest + (int64_t)cat->strikes_suspend_days * 86400;
+}
+
+/* Active bookings of the citizen: all of them, and those for SERVICE on DATE. */
+static int
+citizen_active(const char *hash, const char *service, const char *date, int64_t skip, int *all,
+               int *same)
+{
+	static sqlite3_stmt *s;
+	sqlite3_stmt *st = db_static(
+	    &s, "SELECT count(*), coalesce(sum(booked_service = :s AND date = :d), 0) FROM ticket "
+	        "WHERE citizen_hash = :h AND kind = 'booking' AND id != :skip AND status IN "
+	        "('booked', 'waiting', 'called', 'parked')");
+	if (st == NULL)
+		return -1;
+	db_bind_text(st, ":h", hash);
+	db_bind_text(st, ":s", service);
+	db_bind_text(st, ":d", date);
+	db_bind_int(st, ":skip", skip);
+	int rc = db_step(st);
+	if (rc == 1) {
+		*all = sqlite3_column_int(st, 0);
+		*same = sqlite3_column_int(st, 1);
+	}
+	sqlite3_reset(st);
+	return rc == 1 ? 0 : -1;
+}
+
+static int
+slot_taken(const char *point, const char *service, const char *date, int start)
+{
+	static sqlite3_stmt *s;
+	sqlite3_stmt *st = db_static(
+	    &s, "SELECT count(*) FROM ticket WHERE point = :p AND booked_service = :s AND date = :d "
+	        "AND start_min = :start AND kind = 'booking' AND status != 'cancelled'");
+	int n = -1;
+	if (st == NULL)
+		return -1;
+	db_bind_text(st, ":p", point);
+	db_bind_text(st, ":s", service);
+	db_bind_text(st, ":d", date);
+	db_bind_int(st, ":start", start);
+	if (db_step(st) == 1)
+		n = sqlite3_column_int(st, 0);
+	sqlite3_reset(st);
+	return n;
+}
+
+static void
+set_window(struct ticket *t)
+{
+	t->checkin_from = local_instant(t->day, t->start, cat->utc_offset) -
+	                  (int64_t)cat->checkin_open_minutes * 60;
+	t->checkin_until = local_instant(t->day, t->end, cat->utc_offset) +
+	                   (int64_t)cat->no_show_grace_minutes * 60;
+}
+
+static void
+format_number(struct ticket *t, const char *prefix)
+{
+	snprintf(t->number, sizeof t->number, "%s%03d", prefix, t->seq);
+}
+
+static enum err
+book(const struct booking_in *in, const char *actor, int64_t now, struct ticket *t)
+{
+	enum err e;
+	char date[11];
+	int all, same, taken, sus;
+	date_format(in->day, date);
+	if ((sus = suspended(in->citizen_hash, now)) < 0)
+		return E_UNAVAILABLE;
+	if (sus)
+		return E_BOOKING_SUSPENDED;
+	if (citizen_active(in->citizen_hash, in->service->id, date, 0, &all, &same))
+		return E_UNAVAILABLE;
+	if (same > 0)
+		return E_DUPLICATE_BOOKING;
+	if (all >= cat->max_active)
+		return E_TOO_MANY_BOOKINGS;
+	if ((taken = slot_taken(in->point->id, in->service->id, date, in->start)) < 0)
+		return E_UNAVAILABLE;
+	if (taken >= in->service->slot_capacity)
+		return E_SLOT_FULL;
+
+	memset(t, 0, sizeof *t);
+	copy(t->kind, sizeof t->kind, "booking");
+	copy(t->point, sizeof t->point, in->point->id);
+	copy(t->service, sizeof t->service, in->service->id);
+	copy(t->booked_service, sizeof t->booked_service, in->service->id);
+	copy(t->priority, sizeof t->priority, in->priority);
+	copy(t->last4, sizeof t->last4, in->last4);
+	copy(t->dossier, sizeof t->dossier, in->dossier);
+	t->day = in->day;
+	t->start = in->start;
+	t->end = in->end;
+	t->status = ST_BOOKED;
+	t->created_at = now;
+	set_window(t);
+	if (next_number(t->point, t->service, date, 0, &t->seq, NULL))
+		return E_UNAVAILABLE;
+	format_number(t, in->service->prefix);
+	if (insert_ticket(t, in->citizen_hash, in->phone, in->name) ||
+	    event_add(t, "book", actor, NULL, NULL, now, cat->utc_offset, NULL))
+		return E_UNAVAILABLE;
+	if (in->idem_key) {
+		char *answer = in->render(t);
+		e = answer && store_idem_put(actor, in->idem_key, in->idem_hash, 201, answer, now) == 0
+		        ? E_OK
+		        : E_UNAVAILABLE;
+		free(answer);
+		return e;
+	}
+	return E_OK;
+}
+
+/* Runs one operation in a savepoint: kept when it answers E_OK, rolled back otherwise. */
+#define IN_OP(call)                          \
+	do {                                     \
+		if (db_op_begin())                   \
+			return E_UNAVAILABLE;            \
+		enum err e_ = (call);                \
+		db_op_end(e_ == E_OK);               \
+		return e_;                           \
+	} while (0)
+
+enum err
+store_book(const struct booking_in *in, const char *actor, int64_t now, struct ticket *out)
+{
+	IN_OP(book(in, actor, now, out));
+}
+
+static int
+update_status(struct ticket *t, enum tstatus to)
+{
+	static sqlite3_stmt *s;
+	sqlite3_stmt *st = db_static(
+	    &s, "UPDATE ticket SET status = :st, service = :svc, counter = :c, calls = :calls, "
+	        "called_at = :ca, first_called_at = :fca, finished_at = :fa, waiting_since = :ws, "
+	        "entitled_at = :ent WHERE id = :id");
+	if (st == NULL)
+		return -1;
+	t->status = to;
+	db_bind_text(st, ":st", status_name(to));
+	db_bind_text(st, ":svc", t->service);
+	db_bind_text(st, ":c", t->counter[0] ? t->counter : NULL);
+	db_bind_int(st, ":calls", t->calls);
+#define OPT(name, v) \
+	if (v)           \
+		db_bind_int(st, name, v);
+	OPT(":ca", t->called_at)
+	OPT(":fca", t->first_called_at)
+	OPT(":fa", t->finished_at)
+	OPT(":ws", t->waiting_since)
+	OPT(":ent", t->entitled_at)
+#undef OPT
+	db_bind_int(st, ":id", t->id);
+	return db_exec_static(st);
+}
+
+static enum err
+cancel(const char *code, const char *actor, int64_t now, struct ticket *t)
+{
+	enum tstatus to;
+	enum err e = store_ticket(code, t);
+	if (e != E_OK)
+		return e;
+	if (strcmp(t->kind, "booking") != 0 || !queue_transition(t->status, A_CANCEL, &to))
+		return E_INVALID_STATE;
+	t->finished_at = now;
+	if (update_status(t, to) || event_add(t, "cancel", actor, NULL, NULL, now, cat->utc_offset, NULL))
+		return E_UNAVAILABLE;
+	return E_OK;
+}
+
+enum err
+store_cancel(const char *code, const char *actor, int64_t now, struct ticket *out)
+{
+	IN_OP(cancel(code, actor, now, out));
+}
+
+static enum err
+reschedule(const char *code, const struct service *s, int day, int start, int end,
+           const char *actor, int64_t now, struct ticket *t)
+{
+	static sqlite3_stmt *su;
+	enum tstatus to;
+	char date[11], detail[32], hhmm[6];
+	int all, same, taken;
+	enum err e = store_ticket(code, t);
+	if (e != E_OK)
+		return e;
+	if (strcmp(t->kind, "booking") != 0 || !queue_transition(t->status, A_RESCHEDULE, &to))
+		return E_INVALID_STATE;
+	if (t->day == day && t->start == start)
+		return E_OK;
+	date_format(day, date);
+	if (t->day != day) {
+		/* The hash is not kept in struct ticket: read it for the checks. */
+		static sqlite3_stmt *sh;
+		sqlite3_stmt *st = db_static(&sh, "SELECT citizen_hash FROM ticket WHERE id = :id");
+		char hash[65] = "";
+		if (st == NULL)
+			return E_UNAVAILABLE;
+		db_bind_int(st, ":id", t->id);
+		if (db_step(st) == 1)
+			copy(hash, sizeof hash, db_col_text(st, 0));
+		sqlite3_reset(st);
+		if (hash[0]) {
+			if (citizen_active(hash, t->booked_service, date, t->id, &all, &same))
+				return E_UNAVAILABLE;
+			if (same > 0)
+				return E_DUPLICATE_BOOKING;
+		}
+	}
+	if ((taken = slot_taken(t->point, t->booked_service, date, start)) < 0)
+		return E_UNAVAILABLE;
+	if (taken >= s->slot_capacity)
+		return E_SLOT_FULL;
+	if (t->day != day) {
+		if (next_number(t->point, t->booked_service, date, 0, &t->seq, NULL))
+			return E_UNAVAILABLE;
+		format_number(t, s->prefix);
+	}
+	t->day = day;
+	t->start = start;
+	t->end = end;
+	set_window(t);
+	sqlite3_stmt *st = db_static(
+	    &su, "UPDATE ticket SET date = :d, seq = :seq, number = :num, start_min = :start, "
+	         "end_min = :end, checkin_from = :cf, checkin_until = :cu WHERE id = :id");
+	if (st == NULL)
+		return E_UNAVAILABLE;
+	db_bind_text(st, ":d", date);
+	db_bind_int(st, ":seq", t->seq);
+	db_bind_text(st, ":num", t->number);
+	db_bind_int(st, ":start", start);
+	db_bind_int(st, ":end", end);
+	db_bind_int(st, ":cf", t->checkin_from);
+	db_bind_int(st, ":cu", t->checkin_until);
+	db_bind_int(st, ":id", t->id);
+	hhmm_format(start, hhmm);
+	snprintf(detail, sizeof detail, "%s %s", date, hhmm);
+	if (db_exec_static(st) ||
+	    event_add(t, "reschedule", actor, NULL, detail, now, cat->utc_offset, NULL))
+		return E_UNAVAILABLE;
+	return E_OK;
+}
+
+enum err
+store_reschedule(const char *code, const struct service *s, int day, int start, int end,
+                 const char *actor, int64_t now, struct ticket *out)
+{
+	IN_OP(reschedule(code, s, day, start, end, actor, now, out));
+}
+
+static int
+each_ticket(sqlite3_stmt *st, ticket_fn fn, void *arg)
+{
+	struct ticket t;
+	int rc;
+	if (st == NULL)
+		return -1;
+	while ((rc = db_step(st)) == 1) {
+		row_ticket(st, &t);
+		if (fn(&t, arg))
+			break;
+	}
+	sqlite3_reset(st);
+	return rc < 0 ? -1 : 0;
+}
+
+int
+store_citizen_bookings(const char *citizen_hash, int from_day, ticket_fn fn, void *arg)
+{
+	static sqlite3_stmt *s;
+	char date[11];
+	sqlite3_stmt *st = db_static(&s, "SELECT " TICKET_COLS " FROM ticket WHERE citizen_hash = :h "
+	                                 "AND date >= :d AND kind = 'booking' "
+	                                 "ORDER BY date, start_min, id");
+	if (st == NULL)
+		return -1;
+	date_format(from_day, date);
+	db_bind_text(st, ":h", citizen_hash);
+	db_bind_text(st, ":d", date);
+	return each_ticket(st, fn, arg);
+}
+
+int
+store_day_tickets(const char *point, int day, ticket_fn fn, void *arg)
+{
+	static sqlite3_stmt *s;
+	char date[11];
+	sqlite3_stmt *st = db_static(&s, "SELECT " TICKET_COLS " FROM ticket WHERE point = :p AND "
+	                                 "date = :d ORDER BY seq, number");
+	if (st == NULL)
+		return -1;
+	date_format(day, date);
+	db_bind_text(st, ":p", point);
+	db_bind_text(st, ":d", date);
+	return each_ticket(st, fn, arg);
+}
+
+int
+store_slot_counts(const char *point, const char *service, int day, const int *start, int *counts,
+                  int n)
+{
+	static sqlite3_stmt *s;
+	char date[11];
+	sqlite3_stmt *st = db_static(
+	    &s, "SELECT start_min, count(*) FROM ticket WHERE point = :p AND booked_service = :s AND "
+	        "date = :d AND kind = 'booking' AND status != 'cancelled' GROUP BY start_min");
+	int rc;
+	if (st == NULL)
+		return -1;
+	for (int i = 0; i < n; i++)
+		counts[i] = 0;
+	date_format(day, date);
+	db_bind_text(st, ":p", point);
+	db_bind_text(st, ":s", service);
+	db_bind_text(st, ":d", date);
+	while ((rc = db_step(st)) == 1) {
+		int m = sqlite3_column_int(st, 0);
+		for (int i = 0; i < n; i++)
+			if (start[i] == m)
+				counts[i] = sqlite3_column_int(st, 1);
+	}
+	sqlite3_reset(st);
+	return rc < 0 ? -1 : 0;
+}
+
+int
+store_idem_get(const char *client, const char *key, int64_t since, char hash[65], int *status,
+               char **response)
+{
+	static sqlite3_stmt *s;
+	sqlite3_stmt *st = db_static(&s, "SELECT body_hash, status, response FROM idempotency WHERE "
+	                                 "client = :c AND key = :k AND created_at > :since");
+	int rc;
+	if (st == NULL)
+		return -1;
+	db_bind_text(st, ":c", client);
+	db_bind_text(st, ":k", key);
+	db_bind_int(st, ":since", since);
+	rc = db_step(st);
+	if (rc == 1) {
+		copy(hash, 65, db_col_text(st, 0));
+		*status = sqlite3_column_int(st, 1);
+		*response = strdup(db_col_text(st, 2));
+		if (*response == NULL)
+			rc = -1;
+	}
+	sqlite3_reset(st);
+	return rc;
+}
+
+int
+store_idem_put(const char *client, const char *key, const char *hash, int status,
+               const char *response, int64_t now)
+{
+	static sqlite3_stmt *s;
+	sqlite3_stmt *st = db_static(
+	    &s, "INSERT OR REPLACE INTO idempotency (client, key, body_hash, status, response, "
+	        "created_at) VALUES (:c, :k, :h, :st, :r, :now)");
+	if (st == NULL)
+		return -1;
+	db_bind_text(st, ":c", client);
+	db_bind_text(st, ":k", key);
+	db_bind_text(st, ":h", hash);
+	db_bind_int(st, ":st", status);
+	db_bind_text(st, ":r", response);
+	db_bind_int(st, ":now", now);
+	return db_exec_static(st);
+}
+
+/* ---- the queue ---- */
+
+int
+store_counter(const char *counter, struct counter_view *out)
+{
+	static sqlite3_stmt *s;
+	sqlite3_stmt *st = db_static(
+	    &s, "SELECT state = 'open', coalesce(ticket, 0), streak FROM counter_state WHERE counter = :c");
+	int rc;
+	*out = (struct counter_view){1, 0, 0};
+	if (st == NULL)
+		return -1;
+	db_bind_text(st, ":c", counter);
+	if ((rc = db_step(st)) == 1) {
+		out->open = sqlite3_column_int(st, 0);
+		out->ticket = sqlite3_column_int64(st, 1);
+		out->streak = sqlite3_column_int(st, 2);
+	}
+	sqlite3_reset(st);
+	return rc < 0 ? -1 : 0;
+}
+
+static int
+counter_save(const char *counter, const struct counter_view *v)
+{
+	static sqlite3_stmt *s;
+	sqlite3_stmt *st = db_static(
+	    &s, "INSERT INTO counter_state (counter, state, ticket, streak) VALUES (:c, :st, :t, :k) "
+	        "ON CONFLICT DO UPDATE SET state = excluded.state, ticket = excluded.ticket, "
+	        "streak = excluded.streak");
+	if (st == NULL)
+		return -1;
+	db_bind_text(st, ":c", counter);
+	db_bind_text(st, ":st", v->open ? "open" : "paused");
+	if (v->ticket)
+		db_bind_int(st, ":t", v->ticket);
+	db_bind_int(st, ":k", v->streak);
+	return db_exec_static(st);
+}
+
+static enum err
+set_open(const struct counter *k, int open)
+{
+	struct counter_view v;
+	if (store_counter(k->id, &v))
+		return E_UNAVAILABLE;
+	v.open = open;
+	return counter_save(k->id, &v) ? E_UNAVAILABLE : E_OK;
+}
+
+enum err
+store_counter_set_open(const struct counter *k, int open, const char *actor, int64_t now)
+{
+	(void)actor, (void)now;
+	IN_OP(set_open(k, open));
+}
+
+int
+store_open_counters(const struct point *p, const char *service)
+{
+	int n = 0;
+	struct counter_view v;
+	for (int i = 0; i < p->ncounters; i++)
+		if (counter_serves(&p->counters[i], service) && store_counter(p->counters[i].id, &v) == 0 &&
+		    v.open)
+			n++;
+	return n;
+}
+
+static enum err
+checkin(const struct point *p, const char *code, const char *actor, int64_t now, struct ticket *t)
+{
+	enum tstatus to;
+	enum err e = store_ticket(code, t);
+	if (e != E_OK)
+		return e;
+	if (strcmp(t->point, p->id) != 0)
+		return E_WRONG_POINT;
+	if (strcmp(t->kind, "booking") != 0)
+		return E_INVALID_STATE;
+	if (t->status == ST_BOOKED || t->status == ST_EXPIRED) {
+		if (now < t->checkin_from)
+			return E_CHECKIN_NOT_OPEN;
+		if (now > t->checkin_until)
+			return E_CHECKIN_CLOSED;
+	}
+	if (!queue_transition(t->status, A_CHECKIN, &to))
+		return E_INVALID_STATE;
+	int64_t start = local_instant(t->day, t->start, cat->utc_offset);
+	t->waiting_since = now;
+	t->entitled_at = now > start ? now : start;
+	if (update_status(t, to) || event_add(t, "checkin", actor, NULL, NULL, now, cat->utc_offset, NULL))
+		return E_UNAVAILABLE;
+	return E_OK;
+}
+
+enum err
+store_checkin(const struct point *p, const char *code, const char *actor, int64_t now,
+              struct ticket *out)
+{
+	IN_OP(checkin(p, code, actor, now, out));
+}
+
+static enum err
+walkin(const struct point *p, const struct service *s, const char *priority, const char *phone,
+       const char *actor, int64_t now, struct ticket *t)
+{
+	char date[11];
+	int day = local_day(now, cat->utc_offset), issued;
+	date_format(day, date);
+	if ((issued = walkins_issued(p->id, s->id, date)) < 0)
+		return E_UNAVAILABLE;
+	if (issued >= s->walkin_daily_limit)
+		return E_DAILY_LIMIT_REACHED;
+	memset(t, 0, sizeof *t);
+	copy(t->kind, sizeof t->kind, "walkin");
+	copy(t->point, sizeof t->point, p->id);
+	copy(t->service, sizeof t->service, s->id);
+	copy(t->booked_service, sizeof t->booked_service, s->id);
+	copy(t->priority, sizeof t->priority, priority);
+	t->day = day;
+	t->start = t->end = -1;
+	t->status = ST_WAITING;
+	t->created_at = t->waiting_since = t->entitled_at = now;
+	if (next_number(p->id, s->id, date, 1, &t->seq, NULL))
+		return E_UNAVAILABLE;
+	format_number(t, s->prefix);
+	if (insert_ticket(t, NULL, phone, NULL) ||
+	    event_add(t, "issue", actor, NULL, NULL, now, cat->utc_offset, NULL))
+		return E_UNAVAILABLE;
+	return E_OK;
+}
+
+enum err
+store_walkin(const struct point *p, const struct service *s, const char *priority,
+             const char *phone, const char *actor, int64_t now, struct ticket *out)
+{
+	IN_OP(walkin(p, s, priority, phone, actor, now, out));
+}
+
+/* Loads the waiting tickets of POINT on DAY into *V (malloc'd); FILTER picks services. */
+static int
+load_waiting(const char *point, int day, int (*filter)(const char *service, const void *arg),
+             const void *arg, struct qitem **v, char (**numbers)[16])
+{
+	static sqlite3_stmt *s;
+	char date[11];
+	int n = 0, cap = 0, rc;
+	sqlite3_stmt *st = db_static(&s, "SELECT id, priority IS NOT NULL, entitled_at, seq, number, "
+	                                 "service FROM ticket WHERE point = :p AND date = :d AND "
+	                                 "status = 'waiting'");
+	*v = NULL;
+	*numbers = NULL;
+	if (st == NULL)
+		return -1;
+	date_format(day, date);
+	db_bind_text(st, ":p", point);
+	db_bind_text(st, ":d", date);
+	while ((rc = db_step(st)) == 1) {
+		if (!filter(db_col_text(st, 5), arg))
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			struct qitem *nv = realloc(*v, cap * sizeof **v);
+			char(*nn)[16] = realloc(*numbers, cap * sizeof **numbers);
+			if (nv)
+				*v = nv;
+			if (nn)
+				*numbers = nn;
+			if (!nv || !nn) {
+				rc = -1;
+				break;
+			}
+		}
+		struct qitem *q = &(*v)[n];
+		q->id = sqlite3_column_int64(st, 0);
+		q->priority = sqlite3_column_int(st, 1);
+		q->entitled_at = sqlite3_column_int64(st, 2);
+		q->seq = sqlite3_column_int(st, 3);
+		copy((*numbers)[n], 16, db_col_text(st, 4));
+		n++;
+	}
+	sqlite3_reset(st);
+	for (int i = 0; i < n; i++)
+		(*v)[i].number = (*numbers)[i];
+	if (rc < 0) {
+		free(*v);
+		free(*numbers);
+		*v = NULL;
+		*numbers = NULL;
+		return -1;
+	}
+	return n;
+}
+
+static int
+served_by(const char *service, const void *arg)
+{
+	return counter_serves(arg, service);
+}
+
+static int
+same_service(const char *service, const void *arg)
+{
+	return arg == NULL || strcmp(service, arg) == 0;
+}
+
+/* Announces T at counter K: a call (RECALL 0) or a recall, as a display event. */
+static enum err
+announce(const struct counter *k, struct ticket *t, int recall, const char *actor, int64_t now)
+{
+	int64_t seq;
+	if (update_status(t, ST_CALLED) ||
+	    event_add(t, recall ? "recall" : "call", actor, k->id, t->service, now, cat->utc_offset,
+	              &seq))
+		return E_UNAVAILABLE;
+	events_call_written(t->point, seq);
+	return E_OK;
+}
+
+static enum err
+call_ticket(const struct counter *k, struct counter_view *v, struct ticket *t, const char *actor,
+            int64_t now)
+{
+	copy(t->counter, sizeof t->counter, k->id);
+	t->calls = 1;
+	t->called_at = now;
+	if (t->first_called_at == 0)
+		t->first_called_at = now;
+	v->ticket = t->id;
+	v->streak = t->priority[0] ? v->streak + 1 : 0;
+	if (counter_save(k->id, v))
+		return E_UNAVAILABLE;
+	return announce(k, t, 0, actor, now);
+}
+
+/* A counter may call when it is open and has no ticket called. */
+static enum err
+counter_ready(const struct counter *k, struct counter_view *v)
+{
+	struct ticket cur;
+	if (store_counter(k->id, v))
+		return E_UNAVAILABLE;
+	if (!v->open)
+		return E_INVALID_STATE;
+	if (v->ticket && store_ticket_by_id(v->ticket, &cur) == 0 && cur.status == ST_CALLED)
+		return E_INVALID_STATE;
+	return E_OK;
+}
+
+static enum err
+call_next(const struct counter *k, const char *actor, int64_t now, struct ticket *t)
+{
+	struct counter_view v;
+	struct qitem *items;
+	char(*numbers)[16];
+	enum err e = counter_ready(k, &v);
+	if (e != E_OK)
+		return e;
+	int n = load_waiting(k->point->id, local_day(now, cat->utc_offset), served_by, k, &items,
+	                     &numbers);
+	if (n < 0)
+		return E_UNAVAILABLE;
+	int i = queue_pick(items, n, v.streak, cat->priority_streak_max);
+	int64_t id = i >= 0 ? items[i].id : 0;
+	free(items);
+	free(numbers);
+	memset(t, 0, sizeof *t);
+	if (id == 0)
+		return E_OK;
+	if (store_ticket_by_id(id, t))
+		return E_UNAVAILABLE;
+	return call_ticket(k, &v, t, actor, now);
+}
+
+enum err
+store_call_next(const struct counter *k, const char *actor, int64_t now, struct ticket *out)
+{
+	IN_OP(call_next(k, actor, now, out));
+}
+
+static enum err
+call_code(const struct counter *k, const char *code, const char *actor, int64_t now,
+          struct ticket *t)
+{
+	struct counter_view v;
+	enum tstatus to;
+	enum err e = store_ticket(code, t);
+	if (e != E_OK)
+		return e;
+	if (strcmp(t->point, k->point->id) != 0)
+		return E_NOT_FOUND;
+	if ((e = counter_ready(k, &v)) != E_OK)
+		return e;
+	if (t->day != local_day(now, cat->utc_offset) || !queue_transition(t->status, A_CALL, &to))
+		return E_INVALID_STATE;
+	return call_ticket(k, &v, t, actor, now);
+}
+
+enum err
+store_call_code(const struct counter *k, const char *code, const char *actor, int64_t now,
+                struct ticket *out)
+{
+	IN_OP(call_code(k, code, actor, now, out));
+}
+
+/* The counter's called ticket, or E_INVALID_STATE when it has none. */
+static enum err
+current(const struct counter *k, struct counter_view *v, struct ticket *t)
+{
+	if (store_counter(k->id, v))
+		return E_UNAVAILABLE;
+	if (v->ticket == 0 || store_ticket_by_id(v->ticket, t) || t->status != ST_CALLED)
+		return E_INVALID_STATE;
+	return E_OK;
+}
+
+static enum err
+recall(const struct counter *k, const char *actor, int64_t now, struct ticket *t)
+{
+	struct counter_view v;
+	enum err e = current(k, &v, t);
+	if (e != E_OK)
+		return e;
+	if (t->calls >= cat->max_calls)
+		return E_INVALID_STATE;
+	t->calls++;
+	t->called_at = now;
+	return announce(k, t, 1, actor, now);
+}
+
+enum err
+store_recall(const struct counter *k, const char *actor, int64_t now, struct ticket *out)
+{
+	IN_OP(recall(k, actor, now, out));
+}
+
+static enum err
+finish(const struct counter *k, enum tstatus to, const char *actor, int64_t now, struct ticket *t)
+{
+	static const struct {
+		enum tstatus to;
+		enum action a;
+		const char *name;
+	} ends[] = {{ST_SERVED, A_COMPLETE, "complete"}, {ST_NO_SHOW, A_NO_SHOW, "no_show"},
+	            {ST_PARKED, A_PARK, "park"}};
+	struct counter_view v;
+	enum tstatus next;
+	enum err e = current(k, &v, t);
+	if (e != E_OK)
+		return e;
+	for (size_t i = 0; i < sizeof ends / sizeof *ends; i++) {
+		if (ends[i].to != to)
+			continue;
+		if (!queue_transition(t->status, ends[i].a, &next))
+			return E_INVALID_STATE;
+		if (to != ST_PARKED)
+			t->finished_at = now;
+		v.ticket = 0;
+		if (update_status(t, next) || counter_save(k->id, &v) ||
+		    event_add(t, ends[i].name, actor, k->id, NULL, now, cat->utc_offset, NULL))
+			return E_UNAVAILABLE;
+		return E_OK;
+	}
+	return E_INVALID_STATE;
+}
+
+enum err
+store_finish(const struct counter *k, enum tstatus to, const char *actor, int64_t now,
+             struct ticket *out)
+{
+	IN_OP(finish(k, to, actor, now, out));
+}
+
+static enum err
+transfer(const struct counter *k, const struct service *to, const char *actor, int64_t now,
+         struct ticket *t)
+{
+	struct counter_view v;
+	enum tstatus next;
+	enum err e = current(k, &v, t);
+	if (e != E_OK)
+		return e;
+	if (!queue_transition(t->status, A_TRANSFER, &next))
+		return E_INVALID_STATE;
+	copy(t->service, sizeof t->service, to->id);
+	t->counter[0] = 0;
+	v.ticket = 0;
+	if (update_status(t, next) || counter_save(k->id, &v) ||
+	    event_add(t, "transfer", actor, k->id, to->id, now, cat->utc_offset, NULL))
+		return E_UNAVAILABLE;
+	return E_OK;
+}
+
+enum err
+store_transfer(const struct counter *k, const struct service *to, const char *actor, int64_t now,
+               struct ticket *out)
+{
+	IN_OP(transfer(k, to, actor, now, out));
+}
+
+int
+store_queue(const struct point *p, const char *service, int day, ticket_fn fn, void *arg)
+{
+	struct qitem *items;
+	char(*numbers)[16];
+	struct ticket t;
+	int n = load_waiting(p->id, day, same_service, service, &items, &numbers);
+	if (n < 0)
+		return -1;
+	queue_sort(items, n);
+	for (int i = 0; i < n; i++)
+		if (store_ticket_by_id(items[i].id, &t) == 0 && fn(&t, arg))
+			break;
+	free(items);
+	free(numbers);
+	return 0;
+}
+
+int
+store_position(const struct ticket *t)
+{
+	struct qitem *items, self = {t->id, t->priority[0] != 0, t->entitled_at, t->seq, t->number};
+	char(*numbers)[16];
+	int pos = 1;
+	if (t->status != ST_WAITING)
+		return 0;
+	int n = load_waiting(t->point, t->day, same_service, t->service, &items, &numbers);
+	if (n < 0)
+		return 0;
+	for (int i = 0; i < n; i++)
+		if (items[i].id != t->id && queue_cmp(&items[i], &self) < 0)
+			pos++;
+	free(items);
+	free(numbers);
+	return pos;
+}
+
+int
+store_waiting_count(const char *point, const char *service, int day)
+{
+	static sqlite3_stmt *s;
+	char date[11];
+	int n = 0;
+	sqlite3_stmt *st = db_static(&s, "SELECT count(*) FROM ticket WHERE point = :p AND date = :d "
+	                                 "AND status = 'waiting' AND service = :s");
+	if (st == NULL)
+		return 0;
+	date_format(day, date);
+	db_bind_text(st, ":p", point);
+	db_bind_text(st, ":d", date);
+	db_bind_text(st, ":s", service);
+	if (db_step(st) == 1)
+		n = sqlite3_column_int(st, 0);
+	sqlite3_reset(st);
+	return n;
+}
+
+/* ---- deadlines ---- */
+
+static enum err
+expire_due(int64_t now, int offset, int *count)
+{
+	static sqlite3_stmt *s;
+	char today[11];
+	struct ticket t;
+	int64_t ids[256];
+	int n = 0, rc;
+	date_format(local_day(now, offset), today);
+	sqlite3_stmt *st = db_static(
+	    &s, "SELECT id FROM ticket WHERE (status = 'booked' AND checkin_until < :now) OR "
+	        "(status IN ('waiting', 'parked') AND date < :today) LIMIT 256");
+	if (st == NULL)
+		return E_UNAVAILABLE;
+	db_bind_int(st, ":now", now);
+	db_bind_text(st, ":today", today);
+	while ((rc = db_step(st)) == 1)
+		ids[n++] = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (rc < 0)
+		return E_UNAVAILABLE;
+	for (int i = 0; i < n; i++) {
+		if (store_ticket_by_id(ids[i], &t))
+			return E_UNAVAILABLE;
+		t.finished_at = now;
+		if (update_status(&t, ST_EXPIRED) ||
+		    event_add(&t, "expire", "system", NULL, NULL, now, offset, NULL))
+			return E_UNAVAILABLE;
+	}
+	*count = n;
+	return E_OK;
+}
+
+/* Expires in batches of 256, each batch its own savepoint; returns how many expired or -1. */
+int
+store_expire_due(int64_t now, int offset_min)
+{
+	int total = 0, n;
+	do {
+		n = 0;
+		if (db_op_begin())
+			return -1;
+		enum err e = expire_due(now, offset_min, &n);
+		db_op_end(e == E_OK);
+		if (e != E_OK)
+			return -1;
+		total += n;
+	} while (n == 256);
+	return total;
+}
+
+int64_t
+store_next_deadline(int64_t now, int offset_min)
+{
+	static sqlite3_stmt *s;
+	int64_t next = local_instant(local_day(now, offset_min) + 1, 0, offset_min);
+	sqlite3_stmt *st = db_static(&s, "SELECT min(checkin_until) FROM ticket WHERE status = 'booked'");
+	if (st && db_step(st) == 1 && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+		/* A booking expires once now is past checkin_until. */
+		int64_t due = sqlite3_column_int64(st, 0) + 1;
+		if (due < next)
+			next = due;
+	}
+	if (st)
+		sqlite3_reset(st);
+	return next;
+}
+
+/* ---- feedback ---- */
+
+static enum err
+feedback(const char *code, int rating, const char *comment, int64_t now)
+{
+	static sqlite3_stmt *s;
+	struct ticket t;
+	enum err e = store_ticket(code, &t);
+	if (e != E_OK)
+		return e;
+	if (t.status != ST_SERVED)
+		return E_INVALID_STATE;
+	sqlite3_stmt *st = db_static(&s, "INSERT INTO feedback (ticket, rating, comment, at) VALUES "
+	                                 "(:t, :r, :c, :at) ON CONFLICT DO NOTHING");
+	if (st == NULL)
+		return E_UNAVAILABLE;
+	db_bind_int(st, ":t", t.id);
+	db_bind_int(st, ":r", rating);
+	db_bind_text(st, ":c", comment);
+	db_bind_int(st, ":at", now);
+	if (db_exec_static(st))
+		return E_UNAVAILABLE;
+	return sqlite3_changes(db_handle()) == 1 ? E_OK : E_INVALID_STATE;
+}
+
+enum err
+store_feedback(const char *code, int rating, const char *comment, int64_t now)
+{
+	IN_OP(feedback(code, rating, comment, now));
+}
