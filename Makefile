@@ -14,7 +14,7 @@ UNIT = $(patsubst tests/unit/%.c,$(B)/%,$(wildcard tests/unit/test_*.c))
 
 # Debian packages the build, the tests and the benchmark need.
 DEB_BUILD = build-essential pkg-config libmicrohttpd-dev libuv1-dev libjansson-dev libsqlite3-dev libssl-dev
-DEB_TEST = libcmocka-dev python3 curl valgrind sqlite3 chromium nodejs npm
+DEB_TEST = libcmocka-dev python3 python3-pytest curl valgrind sqlite3 chromium nodejs npm
 DEB_BENCH = wrk
 
 .PHONY: all run test unit integration asan valgrind browser bench check format install deps deps-test clean

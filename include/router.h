@@ -23,6 +23,7 @@ extern const struct route h_bookings_routes[];
 extern const struct route h_queue_routes[];
 extern const struct route h_display_routes[];
 extern const struct route h_admin_routes[];
+extern const struct route h_stats_routes[];
 
 /* Finds the route for R (sets r->route and r->param) or replies 404/405. */
 int router_match(struct req *r);
