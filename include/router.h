@@ -24,6 +24,8 @@ extern const struct route h_queue_routes[];
 extern const struct route h_display_routes[];
 extern const struct route h_admin_routes[];
 extern const struct route h_stats_routes[];
+extern const struct route h_audit_routes[];
+extern const struct route h_city_routes[];
 
 /* Finds the route for R (sets r->route and r->param) or replies 404/405. */
 int router_match(struct req *r);

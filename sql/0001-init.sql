@@ -33,8 +33,9 @@ CREATE TABLE ticket (
   finished_at     INTEGER,
   UNIQUE (point, booked_service, date, seq)
 );
-CREATE INDEX ticket_slot ON ticket (point, booked_service, date, start_min);
-CREATE INDEX ticket_citizen ON ticket (citizen_hash, date) WHERE citizen_hash IS NOT NULL;
+-- Covering: a slot's count and a day's availability read the index alone.
+CREATE INDEX ticket_slot ON ticket (point, booked_service, date, start_min, kind, status);
+CREATE INDEX ticket_citizen ON ticket (citizen_hash, status, finished_at) WHERE citizen_hash IS NOT NULL;
 CREATE INDEX ticket_queue ON ticket (point, date, status, service);
 CREATE INDEX ticket_deadline ON ticket (status, checkin_until);
 
@@ -69,6 +70,7 @@ CREATE TABLE event (
   hash    TEXT NOT NULL
 );
 CREATE INDEX event_point ON event (point, date, seq);
+CREATE INDEX event_chain ON event (point, seq);
 CREATE INDEX event_ticket ON event (ticket, seq);
 
 CREATE TABLE idempotency (

@@ -4,6 +4,7 @@
 
 #include "clock.h"
 #include "dates.h"
+#include "db.h"
 #include "deadline.h"
 #include "handlers.h"
 #include "metrics.h"
@@ -244,5 +245,46 @@ summary(struct req *r)
 const struct route h_stats_routes[] = {
     {M_GET, "/v1/stats", stats, ROLE_ADMIN, BODY_NONE, "admin.stats"},
     {M_GET, "/v1/points/:point/summary", summary, 0, BODY_NONE, "summary"},
+    {0, NULL, NULL, 0, 0, NULL},
+};
+
+/* ---- the audit trail ---- */
+
+static void
+audit(struct req *r)
+{
+	static sqlite3_stmt *s;
+	const char *pid;
+	int day, given;
+	char date[11];
+	if (query_string(r, "point", 1, NULL, &pid) || query_date(r, "date", 1, &day, &given))
+		return;
+	if (catalogue_point(cat, pid) == NULL) {
+		reply_error(r, E_NOT_FOUND, "point", "no point %s", pid);
+		return;
+	}
+	sqlite3_stmt *st = db_static(&s, "SELECT e.seq, e.at, t.code, e.action, e.actor, e.hash "
+	                                 "FROM event e JOIN ticket t ON t.id = e.ticket "
+	                                 "WHERE e.point = :p AND e.date = :d ORDER BY e.seq");
+	if (st == NULL) {
+		reply_error(r, E_UNAVAILABLE, NULL, NULL);
+		return;
+	}
+	date_format(day, date);
+	db_bind_text(st, ":p", pid);
+	db_bind_text(st, ":d", date);
+	json_t *a = json_array();
+	while (db_step(st) == 1)
+		json_array_append_new(
+		    a, json_pack("{s:I,s:o,s:s,s:s,s:s,s:s}", "seq", (json_int_t)sqlite3_column_int64(st, 0),
+		                 "at", instant_json(sqlite3_column_int64(st, 1)), "ticket",
+		                 db_col_text(st, 2), "action", db_col_text(st, 3), "actor",
+		                 db_col_text(st, 4), "hash", db_col_text(st, 5)));
+	sqlite3_reset(st);
+	reply_json(r, 200, json_pack("{s:s,s:s,s:o}", "point", pid, "date", date, "events", a));
+}
+
+const struct route h_audit_routes[] = {
+    {M_GET, "/v1/audit", audit, ROLE_ADMIN, BODY_NONE, "admin.audit"},
     {0, NULL, NULL, 0, 0, NULL},
 };

@@ -8,9 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "clock.h"
+#include "audit.h"
 #include "config.h"
 #include "dates.h"
 #include "db.h"
@@ -36,6 +38,8 @@ usage(FILE *f)
 	           "  --config FILE          the JSON configuration (catalogue, tokens, listen, database)\n"
 	           "  --check-config         validate FILE, print one line per problem, exit 0 or 1\n"
 	           "  --test-clock INSTANT   start the clock at INSTANT (tests only; enables PUT /v1/admin/clock)\n"
+	           "  --backup OUT.db        write a consistent copy of the database to OUT.db (safe while serving)\n"
+	           "  --verify-audit         check the audit trail's hash chain; exit 0, or 1 naming the first bad event\n"
 	           "  --version              print the versions of hangdoi and its libraries\n");
 }
 
@@ -95,10 +99,64 @@ on_signal(uv_signal_t *s, int signum)
 		return;
 	stopping = 1;
 	log_info("stopping on signal %d", signum);
+	sd_notify(0, "STOPPING=1");
 	uv_close((uv_handle_t *)&sig_term, NULL);
 	uv_close((uv_handle_t *)&sig_int, NULL);
 	uv_close((uv_handle_t *)&sig_hup, NULL);
 	httpd_stop(on_stopped);
+}
+
+/* A consistent copy through SQLite's online backup API: a read snapshot, safe while serving. */
+static int
+backup_to(const char *out)
+{
+	sqlite3 *src = NULL, *dst = NULL;
+	sqlite3_backup *b;
+	int rc = 1;
+	if (sqlite3_open_v2(cat->database, &src, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+		fprintf(stderr, "hangdoid: cannot open database %s: %s\n", cat->database,
+		        src ? sqlite3_errmsg(src) : "out of memory");
+		goto out;
+	}
+	if (sqlite3_open_v2(out, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+		fprintf(stderr, "hangdoid: cannot create %s: %s\n", out, dst ? sqlite3_errmsg(dst) : "?");
+		goto out;
+	}
+	sqlite3_busy_timeout(src, 5000);
+	if ((b = sqlite3_backup_init(dst, "main", src, "main")) == NULL) {
+		fprintf(stderr, "hangdoid: backup: %s\n", sqlite3_errmsg(dst));
+		goto out;
+	}
+	int step = sqlite3_backup_step(b, -1);
+	sqlite3_backup_finish(b);
+	if (step != SQLITE_DONE) {
+		fprintf(stderr, "hangdoid: backup: %s\n", sqlite3_errstr(step));
+		goto out;
+	}
+	printf("backup of %s written to %s\n", cat->database, out);
+	rc = 0;
+out:
+	sqlite3_close(src);
+	sqlite3_close(dst);
+	return rc;
+}
+
+static int
+verify_audit(void)
+{
+	char err[512];
+	if (db_open(cat->database, err, sizeof err)) {
+		fprintf(stderr, "hangdoid: %s\n", err);
+		return 1;
+	}
+	int rc = audit_verify(err, sizeof err);
+	db_close();
+	if (rc) {
+		fprintf(stderr, "hangdoid: audit trail broken: %s\n", err);
+		return 1;
+	}
+	printf("audit trail intact\n");
+	return 0;
 }
 
 /* Binds the listen address ourselves, so a busy port gets a clear one-line reason. */
@@ -145,8 +203,10 @@ main(int argc, char **argv)
 	static const struct option opts[] = {
 	    {"config", required_argument, NULL, 'c'},  {"check-config", no_argument, NULL, 'k'},
 	    {"test-clock", required_argument, NULL, 't'}, {"version", no_argument, NULL, 'V'},
-	    {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
-	int check = 0, opt, rc = 1, fd = -1;
+	    {"help", no_argument, NULL, 'h'},          {"backup", required_argument, NULL, 'b'},
+	    {"verify-audit", no_argument, NULL, 'a'},  {NULL, 0, NULL, 0}};
+	int check = 0, verify = 0, opt, rc = 1, fd = -1;
+	const char *backup = NULL;
 	int64_t test_start = 0;
 	char err[512];
 	struct problems pr = {0};
@@ -165,6 +225,12 @@ main(int argc, char **argv)
 				                "2026-11-23T08:00:00+07:00\n");
 				return 1;
 			}
+			break;
+		case 'b':
+			backup = optarg;
+			break;
+		case 'a':
+			verify = 1;
 			break;
 		case 'V':
 			version();
@@ -194,13 +260,20 @@ main(int argc, char **argv)
 		problems_free(&pr);
 		return 1;
 	}
+	if (backup || verify) {
+		rc = backup ? backup_to(backup) : verify_audit();
+		goto out_cat;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	clock_init(test_start);
 	if (db_open(cat->database, err, sizeof err)) {
 		fprintf(stderr, "hangdoid: %s\n", err);
 		goto out_cat;
 	}
-	if ((fd = listen_on(cat->listen, err, sizeof err)) < 0) {
+	/* Socket activation: systemd hands us the listening socket. */
+	if (sd_listen_fds(0) == 1)
+		fd = SD_LISTEN_FDS_START;
+	else if ((fd = listen_on(cat->listen, err, sizeof err)) < 0) {
 		fprintf(stderr, "hangdoid: %s\n", err);
 		goto out_db;
 	}
@@ -222,7 +295,9 @@ main(int argc, char **argv)
 	log_info("hangdoid %s listening on %s, database %s%s", HANGDOI_VERSION, cat->listen,
 	         cat->database, clock_is_test() ? " (test clock)" : "");
 
+	sd_notify(0, "READY=1");
 	uv_run(&loop, UV_RUN_DEFAULT);
+	log_info("stopped");
 	rc = 0;
 out_loop:
 	if (uv_loop_close(&loop) != 0) {
@@ -235,7 +310,5 @@ out_cat:
 	ratelimit_free();
 	catalogue_free(cat);
 	cat = NULL;
-	if (rc == 0)
-		log_info("stopped");
 	return rc;
 }

@@ -7,7 +7,7 @@
 #include "router.h"
 
 static const struct route *const tables[] = {
-    h_public_routes, h_bookings_routes, h_queue_routes, h_display_routes, h_admin_routes, h_stats_routes,
+    h_public_routes, h_bookings_routes, h_queue_routes, h_display_routes, h_admin_routes, h_stats_routes, h_audit_routes, h_city_routes,
 };
 
 static const char *const method_names[M__MAX] = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "?"};

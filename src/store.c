@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "audit.h"
 #include "dates.h"
 #include "db.h"
 #include "events.h"
@@ -115,8 +116,7 @@ event_add(const struct ticket *t, const char *action, const char *actor, const c
 {
 	static sqlite3_stmt *s_prev, *s_next, *s_ins;
 	sqlite3_stmt *st;
-	char prev[65] = "", date[11], line[512], hash[65];
-	unsigned char md[32];
+	char prev[65] = "", date[11], hash[65];
 	int64_t seq = 1;
 
 	st = db_static(&s_prev, "SELECT hash FROM event WHERE point = :p ORDER BY seq DESC LIMIT 1");
@@ -133,12 +133,7 @@ event_add(const struct ticket *t, const char *action, const char *actor, const c
 	sqlite3_reset(st);
 
 	date_format(local_day(now, offset), date);
-	snprintf(line, sizeof line, "%s|%lld|%s|%s|%lld|%s|%s|%s|%s|%s", prev, (long long)seq,
-	         t->point, date, (long long)now, t->code, action, actor, counter ? counter : "",
-	         detail ? detail : "");
-	EVP_Digest(line, strlen(line), md, NULL, EVP_sha256(), NULL);
-	for (int i = 0; i < 32; i++)
-		snprintf(hash + 2 * i, 3, "%02x", md[i]);
+	audit_hash(prev, seq, t->point, date, now, t->code, action, actor, counter, detail, hash);
 
 	st = db_static(&s_ins, "INSERT INTO event (seq, point, date, at, ticket, action, actor, "
 	                       "counter, detail, hash) VALUES (:seq, :p, :d, :at, :t, :a, :actor, "
