@@ -76,7 +76,7 @@ asan:
 	$(MAKE) B=build/asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" LDFLAGS="-fsanitize=address,undefined" all
 
 bench: deps
-	@for p in $(DEB_BENCH); do dpkg -s $$p >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq $$p); done
+	@for p in $(DEB_BENCH); do dpkg -s $$p >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$p); done
 	$(MAKE) all
 	bench/run
 

@@ -5,6 +5,7 @@
 #include <sqlite3.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <uv.h>
 
 int db_open(const char *path, char *err, size_t errlen);
 void db_close(void);
@@ -31,7 +32,17 @@ int db_op_begin_at(const char *file, int line);
 void db_op_end(int ok);
 int db_in_txn(void);
 uint64_t db_ops(void); /* how many savepoints were opened; a request compares before and after */
+/* Commits at once and waits for the disk (start-up, shutdown, tools). */
 int db_commit(void);
+/*
+ * The group commit of the serving loop: commits the open transaction (if any) and calls
+ * DONE(ARG, ok) once it, and everything committed before it, is on disk.
+ */
+int db_commit_async(void (*done)(void *arg, int ok), void *arg);
+int db_pipeline_start(uv_loop_t *loop);
+void db_pipeline_stop(void);
+/* A transaction is open, or a commit waits for the disk. */
+int db_busy(void);
 /* FN runs once the current transaction is committed (ok = 1) or lost (ok = 0). */
 int db_on_commit(void (*fn)(void *arg, int ok), void *arg);
 /* Seconds the last commits took, for metrics; set by db_commit. */

@@ -99,18 +99,12 @@ httpd_resume(struct req *r)
 	}
 }
 
-/* One fsync for every write of this loop iteration; then their answers go out. */
+/* The requests of one group commit, answered once it is on disk. */
 static void
-group_commit(void)
+batch_durable(void *arg, int ok)
 {
-	if (!db_in_txn())
-		return;
-	int ok = db_commit() == 0;
+	struct req *r = arg;
 	metrics_commit(db_last_commit_seconds, ok);
-	if (ok)
-		deadline_rearm(); /* a booking may have brought the next expiry nearer */
-	struct req *r = H.pending;
-	H.pending = NULL;
 	while (r) {
 		struct req *next = r->next_pending;
 		r->next_pending = NULL;
@@ -125,6 +119,19 @@ group_commit(void)
 		httpd_resume(r);
 		r = next;
 	}
+	if (ok)
+		deadline_rearm(); /* a booking may have brought the next expiry nearer */
+}
+
+/* One commit for every write of this loop iteration; their answers go out once it is durable. */
+static void
+group_commit(void)
+{
+	if (!db_in_txn() && H.pending == NULL)
+		return;
+	struct req *batch = H.pending;
+	H.pending = NULL;
+	db_commit_async(batch_durable, batch);
 }
 
 static void
@@ -439,7 +446,7 @@ on_drain(uv_timer_t *t)
 {
 	group_commit();
 	run();
-	if ((H.pending || httpd_connections() > 0) && ++drain_ticks < 50) {
+	if ((H.pending || db_busy() || httpd_connections() > 0) && ++drain_ticks < 50) {
 		uv_timer_start(t, on_drain, 10, 0);
 		return;
 	}

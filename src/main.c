@@ -278,6 +278,11 @@ main(int argc, char **argv)
 		goto out_db;
 	}
 	uv_loop_init(&loop);
+	if (db_pipeline_start(&loop)) {
+		fprintf(stderr, "hangdoid: cannot set up the commit pipeline for %s\n", cat->database);
+		close(fd);
+		goto out_loop;
+	}
 	if (httpd_start(&loop, cat, fd)) {
 		fprintf(stderr, "hangdoid: cannot start the HTTP server on %s\n", cat->listen);
 		close(fd);
