@@ -71,7 +71,6 @@ CREATE TABLE event (
 );
 CREATE INDEX event_point ON event (point, date, seq);
 CREATE INDEX event_chain ON event (point, seq);
-CREATE INDEX event_ticket ON event (ticket, seq);
 
 CREATE TABLE idempotency (
   client     TEXT NOT NULL,

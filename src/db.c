@@ -112,6 +112,9 @@ int
 db_open(const char *path, char *err, size_t errlen)
 {
 	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+	/* One thread uses SQLite: no mutexes, no memory statistics (a global lock per malloc). */
+	sqlite3_config(SQLITE_CONFIG_SINGLETHREAD);
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 	if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "cannot open database %s: %s", path,
 		         db ? sqlite3_errmsg(db) : "out of memory");
@@ -256,12 +259,13 @@ db_op_begin_at(const char *file, int line)
 		          op_line);
 		return -1;
 	}
+	static sqlite3_stmt *s_begin, *s_save;
 	if (!in_txn) {
-		if (exec("BEGIN IMMEDIATE"))
+		if (db_exec_static(db_static(&s_begin, "BEGIN IMMEDIATE")))
 			return -1;
 		in_txn = 1;
 	}
-	if (exec("SAVEPOINT op"))
+	if (db_exec_static(db_static(&s_save, "SAVEPOINT op")))
 		return -1;
 	in_op = 1;
 	op_file = file;
@@ -273,11 +277,12 @@ db_op_begin_at(const char *file, int line)
 void
 db_op_end(int ok)
 {
+	static sqlite3_stmt *s_rollback, *s_release;
 	if (!in_op)
 		return;
 	if (!ok)
-		exec("ROLLBACK TO op");
-	exec("RELEASE op");
+		db_exec_static(db_static(&s_rollback, "ROLLBACK TO op"));
+	db_exec_static(db_static(&s_release, "RELEASE op"));
 	in_op = 0;
 }
 
@@ -433,7 +438,8 @@ db_commit_async(void (*done)(void *arg, int ok), void *arg)
 	}
 	if (in_txn) {
 		in_txn = 0;
-		if (!ok || P.failed || exec("COMMIT")) {
+		static sqlite3_stmt *s_commit;
+		if (!ok || P.failed || db_exec_static(db_static(&s_commit, "COMMIT"))) {
 			ok = 0;
 			if (!sqlite3_get_autocommit(db))
 				exec("ROLLBACK");

@@ -139,6 +139,7 @@ on_prepare(uv_prepare_t *p)
 {
 	(void)p;
 	group_commit();
+	log_flush();
 }
 
 static void

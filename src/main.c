@@ -315,5 +315,6 @@ out_cat:
 	ratelimit_free();
 	catalogue_free(cat);
 	cat = NULL;
+	log_flush();
 	return rc;
 }

@@ -109,16 +109,19 @@ store_stats_rows(const char *point, int day, void (*fn)(const struct stats_row *
 	static sqlite3_stmt *s;
 	char date[11];
 	int rc;
+	/* One pass over the day's events of the point (its index), folded per ticket. */
 	sqlite3_stmt *st = db_static(
-	    &s, "SELECT t.booked_service, t.kind = 'booking', t.status, "
-	        "min(CASE WHEN e.action IN ('checkin', 'issue') THEN e.at END), "
-	        "min(CASE WHEN e.action = 'call' THEN e.at END), "
-	        "max(CASE WHEN e.action IN ('call', 'recall') THEN e.at END), "
-	        "max(CASE WHEN e.action = 'complete' THEN e.at END), "
-	        "coalesce(max(e.action = 'checkin'), 0), "
+	    &s, "SELECT t.booked_service, t.kind = 'booking', t.status, e.began, e.first_call, "
+	        "e.last_call, e.completed, coalesce(e.checked_in, 0), "
 	        "(SELECT rating FROM feedback f WHERE f.ticket = t.id) "
-	        "FROM ticket t LEFT JOIN event e ON e.ticket = t.id "
-	        "WHERE t.point = :p AND t.date = :d GROUP BY t.id");
+	        "FROM ticket t LEFT JOIN (SELECT ticket, "
+	        "min(CASE WHEN action IN ('checkin', 'issue') THEN at END) AS began, "
+	        "min(CASE WHEN action = 'call' THEN at END) AS first_call, "
+	        "max(CASE WHEN action IN ('call', 'recall') THEN at END) AS last_call, "
+	        "max(CASE WHEN action = 'complete' THEN at END) AS completed, "
+	        "max(action = 'checkin') AS checked_in "
+	        "FROM event WHERE point = :p AND date = :d GROUP BY ticket) e ON e.ticket = t.id "
+	        "WHERE t.point = :p AND t.date = :d");
 	if (st == NULL)
 		return -1;
 	date_format(day, date);
