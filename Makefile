@@ -2,7 +2,7 @@
 CC ?= cc
 PKGS = libmicrohttpd libuv jansson sqlite3 libcrypto libsystemd libutf8proc libqrencode
 CFLAGS ?= -O2 -g
-CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude -Ibuild $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+ALL_CFLAGS = $(CFLAGS) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 B ?= build
 
@@ -22,7 +22,7 @@ DEB_BENCH = wrk
 all: $(B)/hangdoid
 
 $(B)/obj/%.o: src/%.c $(wildcard include/*.h) | $(B)/obj
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(B)/obj:
 	mkdir -p $@
@@ -34,16 +34,16 @@ $(B)/embedded.c: $(B)/mkbuiltin $(EMBED)
 	$(B)/mkbuiltin $@ $(EMBED)
 
 $(B)/obj/embedded.o: $(B)/embedded.c
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(B)/libhangdoi.a: $(OBJ)
 	ar rcs $@ $^
 
 $(B)/hangdoid: $(B)/obj/main.o $(B)/libhangdoi.a
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/test_%: tests/unit/test_%.c $(B)/libhangdoi.a
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libhangdoi.a $(LDLIBS) -lcmocka
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libhangdoi.a $(LDLIBS) -lcmocka
 
 # Installs what is missing (Debian packages, as root), then the npm package the browser tests drive.
 deps:

@@ -84,8 +84,8 @@ services(struct req *r)
 				continue;
 			json_t *o = json_object_get(byid, s->id);
 			if (o == NULL) {
-				o = json_pack("{s:s,s:s,s:O,s:I,s:[]}", "id", s->id, "name", s->name, "documents",
-				              s->documents ? s->documents : json_array(), "fee_vnd",
+				o = json_pack("{s:s,s:s,s:o,s:I,s:[]}", "id", s->id, "name", s->name, "documents",
+				              s->documents ? json_incref(s->documents) : json_array(), "fee_vnd",
 				              (json_int_t)s->fee_vnd, "points");
 				json_object_set_new(byid, s->id, o);
 				json_array_append(out, o);

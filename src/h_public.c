@@ -42,11 +42,11 @@ path_point(struct req *r)
 json_t *
 service_json(const struct service *s)
 {
-	return json_pack("{s:s,s:s,s:s,s:i,s:i,s:i,s:i,s:O,s:I}", "id", s->id, "name", s->name,
+	return json_pack("{s:s,s:s,s:s,s:i,s:i,s:i,s:i,s:o,s:I}", "id", s->id, "name", s->name,
 	                 "prefix", s->prefix, "slot_minutes", s->slot_minutes, "slot_capacity",
 	                 s->slot_capacity, "walkin_daily_limit", s->walkin_daily_limit,
 	                 "avg_service_minutes", s->avg_service_minutes, "documents",
-	                 s->documents ? s->documents : json_array(), "fee_vnd", (json_int_t)s->fee_vnd);
+	                 s->documents ? json_incref(s->documents) : json_array(), "fee_vnd", (json_int_t)s->fee_vnd);
 }
 
 /* A counter as displays and staff see it: state and the number it serves now. */
@@ -82,10 +82,10 @@ point(struct req *r)
 		json_array_append_new(svcs, service_json(&p->services[i]));
 	for (int i = 0; i < p->ncounters; i++)
 		json_array_append_new(ctrs, counter_json(&p->counters[i], 1));
-	reply_json(r, 200, json_pack("{s:s,s:s,s:s,s:O,s:O,s:o,s:o}", "id", p->id, "name", p->name,
+	reply_json(r, 200, json_pack("{s:s,s:s,s:s,s:o,s:o,s:o,s:o}", "id", p->id, "name", p->name,
 	                             "address", p->address, "hours",
-	                             p->hours_json ? p->hours_json : json_object(), "closed",
-	                             p->closed_json ? p->closed_json : json_array(), "services", svcs,
+	                             p->hours_json ? json_incref(p->hours_json) : json_object(), "closed",
+	                             p->closed_json ? json_incref(p->closed_json) : json_array(), "services", svcs,
 	                             "counters", ctrs));
 }
 

@@ -53,7 +53,8 @@ cmp_void(const void *a, const void *b)
 void
 queue_sort(struct qitem *v, int n)
 {
-	qsort(v, n, sizeof *v, cmp_void);
+	if (n > 1)
+		qsort(v, n, sizeof *v, cmp_void);
 }
 
 int
