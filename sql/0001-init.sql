@@ -36,7 +36,9 @@ CREATE TABLE ticket (
 -- Covering: a slot's count and a day's availability read the index alone.
 CREATE INDEX ticket_slot ON ticket (point, booked_service, date, start_min, kind, status);
 CREATE INDEX ticket_citizen ON ticket (citizen_hash, status, finished_at) WHERE citizen_hash IS NOT NULL;
-CREATE INDEX ticket_queue ON ticket (point, date, status, service);
+-- The call order of one service's queue, so the next ticket is the first entry of a range.
+CREATE INDEX ticket_queue ON ticket (point, date, status, service, priority IS NULL, entitled_at,
+                                     seq, number);
 CREATE INDEX ticket_deadline ON ticket (status, checkin_until);
 
 CREATE TABLE numbering (

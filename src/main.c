@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
@@ -265,6 +266,12 @@ main(int argc, char **argv)
 		goto out_cat;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	/* Displays hold connections open: take every descriptor the hard limit allows. */
+	struct rlimit nofile;
+	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+		nofile.rlim_cur = nofile.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &nofile);
+	}
 	clock_init(test_start);
 	if (db_open(cat->database, err, sizeof err)) {
 		fprintf(stderr, "hangdoid: %s\n", err);

@@ -866,12 +866,6 @@ load_waiting(const char *point, int day, int (*filter)(const char *service, cons
 }
 
 static int
-served_by(const char *service, const void *arg)
-{
-	return counter_serves(arg, service);
-}
-
-static int
 same_service(const char *service, const void *arg)
 {
 	return arg == NULL || strcmp(service, arg) == 0;
@@ -920,27 +914,70 @@ counter_ready(const struct counter *k, struct counter_view *v)
 	return E_OK;
 }
 
+/*
+ * The first waiting ticket of SERVICE in call order (PLAIN: the first without priority), read
+ * from the start of its range of the ticket_queue index. 1 when found.
+ */
+static int
+queue_head(const char *point, const char *date, const char *service, int plain, struct qitem *q,
+           char number[16])
+{
+	static sqlite3_stmt *s_any, *s_plain;
+	sqlite3_stmt *st =
+	    plain ? db_static(&s_plain, "SELECT id, 0, entitled_at, seq, number FROM ticket "
+	                                "WHERE point = :p AND date = :d AND status = 'waiting' AND "
+	                                "service = :s AND priority IS NULL ORDER BY priority IS NULL, "
+	                                "entitled_at, seq, number LIMIT 1")
+	          : db_static(&s_any, "SELECT id, priority IS NOT NULL, entitled_at, seq, number FROM "
+	                              "ticket WHERE point = :p AND date = :d AND status = 'waiting' AND "
+	                              "service = :s ORDER BY priority IS NULL, entitled_at, seq, number "
+	                              "LIMIT 1");
+	int rc;
+	if (st == NULL)
+		return -1;
+	db_bind_text(st, ":p", point);
+	db_bind_text(st, ":d", date);
+	db_bind_text(st, ":s", service);
+	if ((rc = db_step(st)) == 1) {
+		q->id = sqlite3_column_int64(st, 0);
+		q->priority = sqlite3_column_int(st, 1);
+		q->entitled_at = sqlite3_column_int64(st, 2);
+		q->seq = sqlite3_column_int(st, 3);
+		copy(number, 16, db_col_text(st, 4));
+		q->number = number;
+	}
+	sqlite3_reset(st);
+	return rc;
+}
+
+/*
+ * The counter's next ticket. The call order over all its services' waiting tickets picks
+ * either the first ticket overall or the first without priority (fairness), so the heads of
+ * each service's queue, both kinds, are all the pure queue_pick needs to see.
+ */
 static enum err
 call_next(const struct counter *k, const char *actor, int64_t now, struct ticket *t)
 {
 	struct counter_view v;
-	struct qitem *items;
-	char(*numbers)[16];
+	struct qitem heads[2 * 64];
+	char numbers[2 * 64][16], date[11];
+	int n = 0;
 	enum err e = counter_ready(k, &v);
 	if (e != E_OK)
 		return e;
-	int n = load_waiting(k->point->id, local_day(now, cat->utc_offset), served_by, k, &items,
-	                     &numbers);
-	if (n < 0)
-		return E_UNAVAILABLE;
-	int i = queue_pick(items, n, v.streak, cat->priority_streak_max);
-	int64_t id = i >= 0 ? items[i].id : 0;
-	free(items);
-	free(numbers);
+	date_format(local_day(now, cat->utc_offset), date);
+	for (int i = 0; i < k->nservices && n + 2 <= (int)(sizeof heads / sizeof *heads); i++)
+		for (int plain = 0; plain < 2; plain++) {
+			int rc = queue_head(k->point->id, date, k->services[i]->id, plain, &heads[n], numbers[n]);
+			if (rc < 0)
+				return E_UNAVAILABLE;
+			n += rc;
+		}
+	int i = queue_pick(heads, n, v.streak, cat->priority_streak_max);
 	memset(t, 0, sizeof *t);
-	if (id == 0)
+	if (i < 0)
 		return E_OK;
-	if (store_ticket_by_id(id, t))
+	if (store_ticket_by_id(heads[i].id, t))
 		return E_UNAVAILABLE;
 	return call_ticket(k, &v, t, actor, now);
 }
@@ -1092,19 +1129,29 @@ store_queue(const struct point *p, const char *service, int day, ticket_fn fn, v
 int
 store_position(const struct ticket *t)
 {
-	struct qitem *items, self = {t->id, t->priority[0] != 0, t->entitled_at, t->seq, t->number};
-	char(*numbers)[16];
-	int pos = 1;
+	static sqlite3_stmt *s;
+	char date[11];
+	int pos = 0;
 	if (t->status != ST_WAITING)
 		return 0;
-	int n = load_waiting(t->point, t->day, same_service, t->service, &items, &numbers);
-	if (n < 0)
+	/* How many of its queue come before it in call order, counted along the index. */
+	sqlite3_stmt *st = db_static(
+	    &s, "SELECT count(*) FROM ticket WHERE point = :p AND date = :d AND status = 'waiting' "
+	        "AND service = :s AND (priority IS NULL, entitled_at, seq, number) < "
+	        "(:pn, :e, :seq, :num)");
+	if (st == NULL)
 		return 0;
-	for (int i = 0; i < n; i++)
-		if (items[i].id != t->id && queue_cmp(&items[i], &self) < 0)
-			pos++;
-	free(items);
-	free(numbers);
+	date_format(t->day, date);
+	db_bind_text(st, ":p", t->point);
+	db_bind_text(st, ":d", date);
+	db_bind_text(st, ":s", t->service);
+	db_bind_int(st, ":pn", t->priority[0] == 0);
+	db_bind_int(st, ":e", t->entitled_at);
+	db_bind_int(st, ":seq", t->seq);
+	db_bind_text(st, ":num", t->number);
+	if (db_step(st) == 1)
+		pos = sqlite3_column_int(st, 0) + 1;
+	sqlite3_reset(st);
 	return pos;
 }
 
