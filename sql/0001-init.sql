@@ -30,16 +30,19 @@ CREATE TABLE ticket (
   calls           INTEGER NOT NULL DEFAULT 0,
   called_at       INTEGER,
   first_called_at INTEGER,
-  finished_at     INTEGER,
-  UNIQUE (point, booked_service, date, seq)
+  finished_at     INTEGER
+  -- (point, booked_service, date, seq) is unique by construction: numbers come only from the
+  -- numbering table, in the same savepoint as the ticket they number.
 );
 -- Covering: a slot's count and a day's availability read the index alone.
 CREATE INDEX ticket_slot ON ticket (point, booked_service, date, start_min, kind, status);
 CREATE INDEX ticket_citizen ON ticket (citizen_hash, status, finished_at) WHERE citizen_hash IS NOT NULL;
 -- The call order of one service's queue, so the next ticket is the first entry of a range.
-CREATE INDEX ticket_queue ON ticket (point, date, status, service, priority IS NULL, entitled_at,
-                                     seq, number);
-CREATE INDEX ticket_deadline ON ticket (status, checkin_until);
+-- Partial indexes hold only the tickets that need them: a booking costs none of these.
+CREATE INDEX ticket_queue ON ticket (point, date, service, priority IS NULL, entitled_at, seq,
+                                     number) WHERE status = 'waiting';
+CREATE INDEX ticket_deadline ON ticket (checkin_until) WHERE status = 'booked';
+CREATE INDEX ticket_open ON ticket (date) WHERE status IN ('waiting', 'parked');
 
 CREATE TABLE numbering (
   point   TEXT NOT NULL,
@@ -71,8 +74,8 @@ CREATE TABLE event (
   detail  TEXT,
   hash    TEXT NOT NULL
 );
+-- A point's chain runs in (date, seq) order, the order of this index.
 CREATE INDEX event_point ON event (point, date, seq);
-CREATE INDEX event_chain ON event (point, seq);
 
 CREATE TABLE idempotency (
   client     TEXT NOT NULL,

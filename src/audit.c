@@ -42,7 +42,7 @@ audit_hash(const char *prev, int64_t seq, const char *point, const char *date, i
 		snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
-/* Walks all events in order, keeping the last hash of each point. */
+/* Walks each point's events in chain order: (date, seq), the order they were hashed in. */
 int
 audit_verify(char *why, size_t cap)
 {
@@ -55,7 +55,7 @@ audit_verify(char *why, size_t cap)
 	if (sqlite3_prepare_v2(db_handle(),
 	                       "SELECT e.seq, e.point, e.date, e.at, coalesce(t.code, ''), e.action, "
 	                       "e.actor, e.counter, e.detail, e.hash FROM event e LEFT JOIN ticket t ON "
-	                       "t.id = e.ticket ORDER BY e.seq",
+	                       "t.id = e.ticket ORDER BY e.point, e.date, e.seq",
 	                       -1, &st, NULL) != SQLITE_OK) {
 		snprintf(why, cap, "cannot read events: %s", sqlite3_errmsg(db_handle()));
 		return -1;

@@ -96,11 +96,14 @@ events_last_seq(const char *point)
 {
 	static sqlite3_stmt *s;
 	int64_t seq = 0;
-	sqlite3_stmt *st = db_static(&s, "SELECT max(seq) FROM event WHERE point = :p AND action IN "
-	                                 "('call', 'recall')");
+	char date[11];
+	sqlite3_stmt *st = db_static(&s, "SELECT max(seq) FROM event WHERE point = :p AND date = :d "
+	                                 "AND action IN ('call', 'recall')");
 	if (st == NULL)
 		return 0;
+	date_format(local_day(clock_now(), cat->utc_offset), date);
 	db_bind_text(st, ":p", point);
+	db_bind_text(st, ":d", date);
 	if (db_step(st) == 1)
 		seq = sqlite3_column_int64(st, 0);
 	sqlite3_reset(st);

@@ -119,7 +119,8 @@ event_add(const struct ticket *t, const char *action, const char *actor, const c
 	char prev[65] = "", date[11], hash[65];
 	int64_t seq = 1;
 
-	st = db_static(&s_prev, "SELECT hash FROM event WHERE point = :p ORDER BY seq DESC LIMIT 1");
+	st = db_static(&s_prev, "SELECT hash FROM event WHERE point = :p ORDER BY date DESC, seq DESC "
+	                        "LIMIT 1");
 	if (st == NULL)
 		return -1;
 	db_bind_text(st, ":p", t->point);
@@ -201,16 +202,24 @@ walkins_issued(const char *point, const char *service, const char *date)
 	return n;
 }
 
-/* Ten characters of an alphabet without 0/O and 1/I: 50 bits from the OS's CSPRNG. */
+/*
+ * Ten characters of an alphabet without 0/O and 1/I: 50 bits from the OS's CSPRNG, drawn
+ * 4 KiB at a time (one getrandom call serves 400 codes).
+ */
 static int
 new_code(char out[17])
 {
 	static const char alphabet[] = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-	unsigned char b[10];
-	if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b)
-		return -1;
+	static unsigned char pool[4000];
+	static size_t left;
+	if (left < 10) {
+		if (getrandom(pool, sizeof pool, 0) != (ssize_t)sizeof pool)
+			return -1;
+		left = sizeof pool;
+	}
 	for (int i = 0; i < 10; i++)
-		out[i] = alphabet[b[i] & 31];
+		out[i] = alphabet[pool[--left] & 31];
+	memset(pool + left, 0, 10); /* a used byte is never kept */
 	out[10] = 0;
 	return 0;
 }
@@ -1187,8 +1196,9 @@ expire_due(int64_t now, int offset, int *count)
 	int n = 0, rc;
 	date_format(local_day(now, offset), today);
 	sqlite3_stmt *st = db_static(
-	    &s, "SELECT id FROM ticket WHERE (status = 'booked' AND checkin_until < :now) OR "
-	        "(status IN ('waiting', 'parked') AND date < :today) LIMIT 256");
+	    &s, "SELECT id FROM ticket WHERE status = 'booked' AND checkin_until < :now UNION ALL "
+	        "SELECT id FROM ticket WHERE status IN ('waiting', 'parked') AND date < :today "
+	        "LIMIT 256");
 	if (st == NULL)
 		return E_UNAVAILABLE;
 	db_bind_int(st, ":now", now);
