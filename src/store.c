@@ -597,8 +597,9 @@ store_day_tickets(const char *point, int day, ticket_fn fn, void *arg)
 {
 	static sqlite3_stmt *s;
 	char date[11];
+	/* Number order: by prefix (the service's letters), then by sequence. */
 	sqlite3_stmt *st = db_static(&s, "SELECT " TICKET_COLS " FROM ticket WHERE point = :p AND "
-	                                 "date = :d ORDER BY seq, number");
+	                                 "date = :d ORDER BY rtrim(number, '0123456789'), seq, id");
 	if (st == NULL)
 		return -1;
 	date_format(day, date);
@@ -1220,11 +1221,27 @@ expire_due(int64_t now, int offset, int *count)
 	return E_OK;
 }
 
+/* Idempotency keys are kept 24 hours. */
+static enum err
+forget_keys(int64_t now)
+{
+	static sqlite3_stmt *s;
+	sqlite3_stmt *st = db_static(&s, "DELETE FROM idempotency WHERE created_at <= :before");
+	if (st == NULL)
+		return E_UNAVAILABLE;
+	db_bind_int(st, ":before", now - 86400);
+	return db_exec_static(st) ? E_UNAVAILABLE : E_OK;
+}
+
 /* Expires in batches of 256, each batch its own savepoint; returns how many expired or -1. */
 int
 store_expire_due(int64_t now, int offset_min)
 {
 	int total = 0, n;
+	if (db_op_begin())
+		return -1;
+	enum err f = forget_keys(now);
+	db_op_end(f == E_OK);
 	do {
 		n = 0;
 		if (db_op_begin())
