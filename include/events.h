@@ -12,7 +12,7 @@
 void events_call_written(const char *point, int64_t seq);
 /* The day's calls of POINT after SINCE, newest first, at most LIMIT (0 = all, oldest first). */
 json_t *events_calls(const char *point, int day, int64_t since, int limit);
-/* The last call seq of POINT (0 if none). */
+/* The last call seq of POINT today (0 if none). */
 int64_t events_last_seq(const char *point);
 int events_init(uv_loop_t *loop);
 /* Answers every held display connection; new ones are refused. */
