@@ -360,9 +360,8 @@ events_stream(struct req *r, const char *point)
 		long long since = strtoll(last, &end, 10);
 		if (*last && *end == 0 && since >= 0) {
 			json_t *calls = events_calls(point, local_day(clock_now(), cat->utc_offset), since, 0);
-			size_t i;
-			json_t *c;
-			json_array_foreach(calls, i, c) stream_push_call(s, c);
+			for (size_t i = 0; i < json_array_size(calls); i++)
+				stream_push_call(s, json_array_get(calls, i));
 			json_decref(calls);
 		}
 	}

@@ -79,11 +79,9 @@ router_match(struct req *r)
 				return 0;
 			}
 			const char *m = method_name(rt->method);
-			if (strstr(allow, m) == NULL && strlen(allow) + strlen(m) + 3 < sizeof allow) {
-				if (allow[0])
-					strcat(allow, ", ");
-				strcat(allow, m);
-			}
+			size_t used = strlen(allow);
+			if (strstr(allow, m) == NULL)
+				snprintf(allow + used, sizeof allow - used, "%s%s", used ? ", " : "", m);
 		}
 	if (allow[0]) {
 		snprintf(r->allow, sizeof r->allow, "%s", allow);
