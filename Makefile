@@ -14,7 +14,7 @@ UNIT = $(patsubst tests/unit/%.c,$(B)/%,$(wildcard tests/unit/test_*.c))
 
 # Debian packages the build, the tests and the benchmark need.
 DEB_BUILD = build-essential pkg-config libmicrohttpd-dev libuv1-dev libjansson-dev libsqlite3-dev libssl-dev libsystemd-dev libutf8proc-dev libqrencode-dev
-DEB_TEST = libcmocka-dev python3 python3-pytest curl valgrind sqlite3 chromium nodejs npm
+DEB_TEST = libcmocka-dev python3 python3-pytest curl valgrind sqlite3 chromium
 DEB_BENCH = wrk
 
 .PHONY: all run test unit integration asan valgrind browser bench check format install deps deps-test clean
@@ -52,8 +52,11 @@ deps:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	  else echo "missing Debian packages: $$missing (run as root, or: sudo apt-get install $$missing)"; exit 1; fi; fi
 
+# Node.js may come from elsewhere than Debian (its npm bundled): Debian's nodejs and npm are
+# asked for only when the commands are missing, so that apt never fights another Node.
 deps-test: deps
-	@missing=$$(for p in $(DEB_TEST); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	@missing=$$(for p in $(DEB_TEST); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done; \
+	  command -v node >/dev/null || echo nodejs; command -v npm >/dev/null || echo npm); \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	  else echo "missing Debian packages: $$missing"; exit 1; fi; fi
