@@ -95,8 +95,10 @@ PREFIX ?= /usr/local
 install: all
 	install -D -m 0755 $(B)/hangdoid $(DESTDIR)$(PREFIX)/bin/hangdoid
 	install -D -m 0640 config/hangdoi.json $(DESTDIR)/etc/hangdoi/hangdoi.json.example
-	install -D -m 0644 systemd/hangdoi.service $(DESTDIR)$(PREFIX)/lib/systemd/system/hangdoi.service
-	install -D -m 0644 systemd/hangdoi.socket $(DESTDIR)$(PREFIX)/lib/systemd/system/hangdoi.socket
+	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/hangdoi/README.md
+	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
+	sed 's|/usr/local/|$(PREFIX)/|g' systemd/hangdoi.service >$(DESTDIR)$(PREFIX)/lib/systemd/system/hangdoi.service
+	install -m 0644 systemd/hangdoi.socket $(DESTDIR)$(PREFIX)/lib/systemd/system/hangdoi.socket
 
 clean:
 	rm -rf build

@@ -3,8 +3,10 @@
  * every event stream and long-poll waiter of its point. Streams have a bounded buffer: a
  * display that cannot keep up is closed, never waited for.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "clock.h"
 #include "config.h"
@@ -30,6 +32,7 @@ struct sub {
 	char *buf;
 	size_t len;
 	int closing;
+	uv_poll_t *hangup; /* watches the socket: a display that vanishes is let go at once */
 	/* waiter */
 	int64_t since;
 	uint64_t deadline_ms;
@@ -263,6 +266,11 @@ sub_unlink(struct sub *s)
 		E.nstreams--;
 	else
 		E.nwaiters--;
+	if (s->hangup) {
+		/* Still open here: libmicrohttpd closes the socket after the request ends. */
+		uv_poll_stop(s->hangup);
+		uv_close((uv_handle_t *)s->hangup, (uv_close_cb)free);
+	}
 	free(s->buf);
 	free(s);
 }
@@ -324,6 +332,42 @@ stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 	return (ssize_t)n;
 }
 
+/* The display's socket became readable: a stream's client sends nothing more, so this is
+ * its end (or stray bytes, which are left to libmicrohttpd). */
+static void
+on_hangup(uv_poll_t *h, int status, int events)
+{
+	struct sub *s = h->data;
+	uv_os_fd_t fd;
+	char c;
+	ssize_t n = status < 0 || uv_fileno((uv_handle_t *)h, &fd) != 0
+	                ? -1
+	                : recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+	(void)events;
+	uv_poll_stop(h);
+	if (n > 0 || (n < 0 && status == 0 && (errno == EAGAIN || errno == EINTR)))
+		return;
+	s->closing = 1;
+	httpd_resume(s->r);
+}
+
+static void
+hangup_watch(struct sub *s)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(s->r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	uv_poll_t *h;
+	if (ci == NULL || (h = malloc(sizeof *h)) == NULL)
+		return;
+	if (uv_poll_init_socket(E.loop, h, ci->connect_fd) != 0) {
+		free(h);
+		return;
+	}
+	h->data = s;
+	s->hangup = h;
+	uv_poll_start(h, UV_READABLE | UV_DISCONNECT, on_hangup);
+}
+
 void
 events_stream(struct req *r, const char *point)
 {
@@ -354,6 +398,7 @@ events_stream(struct req *r, const char *point)
 	r->hold = s;
 	r->release = release;
 	sub_link(s);
+	hangup_watch(s);
 	stream_push(s, "retry: 2000\n\n", 13);
 	if (last) {
 		char *end;

@@ -309,6 +309,13 @@ on_access(void *cls, struct MHD_Connection *c, const char *url, const char *meth
 		if ((r = req_new(c, url, method)) == NULL)
 			return MHD_NO;
 		*con_cls = r;
+		/* A declared length over the limit is refused before a byte of it is read. */
+		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (cl && strtoull(cl, NULL, 10) > BODY_MAX) {
+			r->too_large = 1;
+			reply_error(r, E_PAYLOAD_TOO_LARGE, NULL, NULL);
+			return queue(r);
+		}
 		return MHD_YES;
 	}
 	if (*upload_size) {
@@ -326,16 +333,15 @@ on_access(void *cls, struct MHD_Connection *c, const char *url, const char *meth
 			r->body = NULL;
 			r->body_len = 0;
 		}
-		*upload_size = 0;
-		if (r->too_large && !r->queued) {
-			/* Answer at once; libmicrohttpd then closes the connection. */
-			reply_error(r, E_PAYLOAD_TOO_LARGE, NULL, NULL);
-			return queue(r);
-		}
+		*upload_size = 0; /* a chunked body over the limit is read and dropped */
 		return MHD_YES;
 	}
 	if (r->queued)
 		return MHD_YES;
+	if (r->too_large) {
+		reply_error(r, E_PAYLOAD_TOO_LARGE, NULL, NULL);
+		return queue(r);
+	}
 	if (!r->replied) {
 		dispatch(r);
 		if (r->suspended)
