@@ -1011,7 +1011,9 @@ call_code(const struct counter *k, const char *code, const char *actor, int64_t 
 		return E_NOT_FOUND;
 	if ((e = counter_ready(k, &v)) != E_OK)
 		return e;
-	if (t->day != local_day(now, cat->utc_offset) || !queue_transition(t->status, A_CALL, &to))
+	/* A counter serves only its own services, in order or out of it. */
+	if (t->day != local_day(now, cat->utc_offset) || !counter_serves(k, t->service) ||
+	    !queue_transition(t->status, A_CALL, &to))
 		return E_INVALID_STATE;
 	return call_ticket(k, &v, t, actor, now);
 }
