@@ -14,7 +14,7 @@ UNIT = $(patsubst tests/unit/%.c,$(B)/%,$(wildcard tests/unit/test_*.c))
 
 # Debian packages the build, the tests and the benchmark need.
 DEB_BUILD = build-essential pkg-config libmicrohttpd-dev libuv1-dev libjansson-dev libsqlite3-dev libssl-dev libsystemd-dev libutf8proc-dev libqrencode-dev
-DEB_TEST = libcmocka-dev python3 python3-pytest curl valgrind sqlite3 chromium
+DEB_TEST = libcmocka-dev python3 python3-pytest curl valgrind sqlite3 chromium systemd
 DEB_BENCH = wrk
 
 .PHONY: all run test unit integration asan valgrind browser bench check format install deps deps-test clean
@@ -42,7 +42,7 @@ $(B)/libhangdoi.a: $(OBJ)
 $(B)/hangdoid: $(B)/obj/main.o $(B)/libhangdoi.a
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/test_%: tests/unit/test_%.c $(B)/libhangdoi.a
+$(B)/test_%: tests/unit/test_%.c $(wildcard tests/unit/*.h) $(B)/libhangdoi.a
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libhangdoi.a $(LDLIBS) -lcmocka
 
 # Installs what is missing (Debian packages, as root), then the npm package the browser tests drive.

@@ -503,7 +503,8 @@ db_commit(void)
 	int n = nhooks;
 	for (int i = 0; i < n; i++)
 		hooks[i].fn(hooks[i].arg, ok);
-	memmove(hooks, hooks + n, (nhooks - n) * sizeof *hooks);
+	if (nhooks > n) /* hooks is NULL when none was ever added: memmove(NULL, ...) is UB */
+		memmove(hooks, hooks + n, (nhooks - n) * sizeof *hooks);
 	nhooks -= n;
 	return ok ? 0 : -1;
 }

@@ -52,20 +52,6 @@ version(void)
 	       OPENSSL_VERSION_TEXT);
 }
 
-int
-reload_catalogue(struct problems *pr)
-{
-	struct catalogue *c = catalogue_load(config_file, pr);
-	if (c == NULL)
-		return -1;
-	/* Requests are handled whole between loop turns: nothing holds the old one now. */
-	struct catalogue *old = cat;
-	cat = c;
-	catalogue_free(old);
-	log_info("catalogue reloaded: %d points", cat->npoints);
-	return 0;
-}
-
 static void
 print_problems(const struct problems *pr)
 {
@@ -215,7 +201,7 @@ main(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
-			config_file = optarg;
+			config_file = reload_file = optarg;
 			break;
 		case 'k':
 			check = 1;

@@ -1,0 +1,552 @@
+/*
+ * test_store.c: src/store.c's queue over a real (temporary) database: the entitlement a
+ * check-in and a walk-in get, a transfer keeping its place, the services a counter calls,
+ * fairness kept across calls, parked tickets, recalls, positions and the end of the day.
+ */
+#include "unit_db.h"
+
+#include "queue.h"
+#include "store.h"
+#include "ticket.h"
+
+#define ICT (7 * 60)
+#define TODAY MON_2026_11_23
+
+static int
+setup(void **state)
+{
+	(void)state;
+	static const char *const text =
+	    "{\"listen\": \"127.0.0.1:0\", \"database\": \"unit.db\","
+	    " \"citizen_id_secret\": \"" UNIT_SECRET "\", \"tokens\": " UNIT_TOKENS ","
+	    " \"priority_streak_max\": 2, \"max_calls\": 3,"
+	    " \"points\": [{\"id\": \"cua-nam\", \"name\": \"Phường Cửa Nam\","
+	    "  \"hours\": {\"mon\": [\"07:00-17:00\"], \"tue\": [\"07:00-17:00\"]},"
+	    "  \"services\": ["
+	    "   {\"id\": \"cu-tru\", \"name\": \"Cư trú\", \"prefix\": \"A\", \"slot_minutes\": 30,"
+	    "    \"slot_capacity\": 6, \"avg_service_minutes\": 12},"
+	    "   {\"id\": \"khai-sinh\", \"name\": \"Khai sinh\", \"prefix\": \"B\", "
+	    "\"slot_minutes\": 30,"
+	    "    \"slot_capacity\": 6, \"avg_service_minutes\": 10}],"
+	    "  \"counters\": ["
+	    "   {\"id\": \"quay-a\", \"name\": \"Quầy A\", \"services\": [\"cu-tru\"]},"
+	    "   {\"id\": \"quay-b\", \"name\": \"Quầy B\", \"services\": [\"khai-sinh\"]},"
+	    "   {\"id\": \"quay-ab\", \"name\": \"Quầy AB\", \"services\": [\"cu-tru\", "
+	    "\"khai-sinh\"]}]}]}";
+	unit_db_open(text);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	unit_db_close();
+	return 0;
+}
+
+/* An instant of DAY at "HH:MM" in +07:00. */
+static int64_t
+on(int day, const char *hhmm)
+{
+	int m;
+	assert_int_equal(hhmm_parse(hhmm, &m), 0);
+	return local_instant(day, m, ICT);
+}
+
+static int64_t
+at(const char *hhmm)
+{
+	return on(TODAY, hhmm);
+}
+
+static const struct point *
+point(void)
+{
+	return catalogue_point(cat, "cua-nam");
+}
+
+static const struct counter *
+counter(const char *id)
+{
+	const struct counter *k = catalogue_counter(cat, id);
+	assert_non_null(k);
+	return k;
+}
+
+static struct ticket
+walkin(const char *service, const char *priority, const char *hhmm)
+{
+	struct ticket t;
+	assert_int_equal(store_walkin(point(), point_service(point(), service), priority, NULL,
+	                              "kiosk", at(hhmm), &t),
+	                 E_OK);
+	assert_int_equal(t.status, ST_WAITING);
+	return t;
+}
+
+static struct ticket
+book(const char *citizen_hash, const char *service, const char *start)
+{
+	struct ticket t;
+	struct booking_in in = {
+	    .point = point(),
+	    .service = point_service(point(), service),
+	    .day = TODAY,
+	    .citizen_hash = citizen_hash,
+	    .last4 = "1234",
+	};
+	assert_int_equal(hhmm_parse(start, &in.start), 0);
+	in.end = in.start + 30;
+	assert_int_equal(store_book(&in, "ihanoi", at("07:00"), &t), E_OK);
+	return t;
+}
+
+static struct ticket
+checkin(const char *code, const char *hhmm)
+{
+	struct ticket t;
+	assert_int_equal(store_checkin(point(), code, "kiosk", at(hhmm), &t), E_OK);
+	assert_int_equal(t.status, ST_WAITING);
+	return t;
+}
+
+/* The number COUNTER calls next at HHMM ("" when nobody waits); the call is completed. */
+static void
+expect_call(const char *counter_id, const char *hhmm, const char *number)
+{
+	struct ticket t, done;
+	assert_int_equal(store_call_next(counter(counter_id), counter_id, at(hhmm), &t), E_OK);
+	if (number[0] == 0) {
+		if (t.id != 0)
+			fail_msg("%s at %s called %s; nobody should wait", counter_id, hhmm,
+			         t.number);
+		return;
+	}
+	if (t.id == 0)
+		fail_msg("%s at %s called nobody, not %s", counter_id, hhmm, number);
+	if (strcmp(t.number, number) != 0)
+		fail_msg("%s at %s called %s, not %s", counter_id, hhmm, t.number, number);
+	assert_int_equal(t.status, ST_CALLED);
+	assert_string_equal(t.counter, counter_id);
+	assert_int_equal(store_finish(counter(counter_id), ST_SERVED, counter_id, at(hhmm), &done),
+	                 E_OK);
+}
+
+/* A citizen id's keyed hash, as the store sees it: 64 hex digits, one per citizen N. */
+static const char *
+citizen(int n)
+{
+	static char hashes[10][65];
+	assert_true(n >= 0 && n < 10);
+	memset(hashes[n], '0' + n, 64);
+	hashes[n][64] = 0;
+	return hashes[n];
+}
+
+/* A booking is entitled at max(slot start, check-in time); a walk-in at its issue time. */
+static void
+entitlement_of_bookings_and_walkins(void **state)
+{
+	(void)state;
+	struct ticket early = book(citizen(1), "cu-tru", "09:00");
+	struct ticket late = book(citizen(2), "cu-tru", "09:00");
+	struct ticket early_in = checkin(early.code, "08:30");
+	assert_int_equal(early_in.entitled_at, at("09:00"));
+	struct ticket w = walkin("cu-tru", NULL, "08:50");
+	assert_int_equal(w.entitled_at, at("08:50"));
+	struct ticket late_in = checkin(late.code, "09:20");
+	assert_int_equal(late_in.entitled_at, at("09:20"));
+	struct ticket w2 = walkin("cu-tru", NULL, "09:10");
+	/* Call order: 08:50 walk-in, 09:00 booking, 09:10 walk-in, 09:20 booking. */
+	expect_call("quay-a", "09:25", w.number);
+	expect_call("quay-a", "09:26", early.number);
+	expect_call("quay-a", "09:27", w2.number);
+	expect_call("quay-a", "09:28", late.number);
+	expect_call("quay-a", "09:29", "");
+}
+
+/* A counter calls only the services it serves; one serving two sees both queues in one order. */
+static void
+counter_calls_only_its_services(void **state)
+{
+	(void)state;
+	struct ticket b1 = walkin("khai-sinh", NULL, "08:00");
+	expect_call("quay-a", "08:05", ""); /* serves cu-tru only: nobody for it */
+	struct ticket a1 = walkin("cu-tru", NULL, "08:10");
+	struct ticket b2 = walkin("khai-sinh", NULL, "08:20");
+	expect_call("quay-ab", "08:30", b1.number);
+	expect_call("quay-a", "08:31", a1.number);
+	expect_call("quay-a", "08:32", "");
+	expect_call("quay-b", "08:33", b2.number);
+	expect_call("quay-ab", "08:34", "");
+}
+
+/* A transferred ticket keeps its number and its place in time in the new queue. */
+static void
+transfer_keeps_its_place(void **state)
+{
+	(void)state;
+	struct ticket a1 = walkin("cu-tru", NULL, "08:00");
+	struct ticket b1 = walkin("khai-sinh", NULL, "08:10");
+	struct ticket b2 = walkin("khai-sinh", NULL, "08:20");
+	struct ticket t;
+	assert_int_equal(store_call_next(counter("quay-a"), "quay-a", at("08:30"), &t), E_OK);
+	assert_string_equal(t.number, a1.number);
+	assert_int_equal(store_transfer(counter("quay-a"), point_service(point(), "khai-sinh"),
+	                                "quay-a", at("08:35"), &t),
+	                 E_OK);
+	assert_int_equal(t.status, ST_WAITING);
+	assert_string_equal(t.service, "khai-sinh");
+	assert_string_equal(t.number, a1.number);     /* keeps the number */
+	assert_int_equal(t.entitled_at, at("08:00")); /* keeps its place in time */
+	assert_int_equal(store_position(&t), 1);      /* ahead of B001 (08:10) and B002 */
+	expect_call("quay-b", "08:40", a1.number);
+	expect_call("quay-b", "08:41", b1.number);
+	expect_call("quay-b", "08:42", b2.number);
+	/* The counter that transferred it is free again. */
+	expect_call("quay-a", "08:43", "");
+}
+
+/* Fairness holds across calls: with priority_streak_max 2, after two priority calls a plain one. */
+static void
+fairness_across_calls(void **state)
+{
+	(void)state;
+	struct ticket plain1 = walkin("cu-tru", NULL, "08:00");
+	struct ticket plain2 = walkin("cu-tru", NULL, "08:01");
+	struct ticket p1 = walkin("cu-tru", "elderly", "08:02");
+	struct ticket p2 = walkin("cu-tru", "pregnant", "08:03");
+	struct ticket p3 = walkin("cu-tru", "disabled", "08:04");
+	struct ticket p4 = walkin("cu-tru", "merit", "08:05");
+	expect_call("quay-a", "08:10", p1.number);
+	expect_call("quay-a", "08:11", p2.number);
+	expect_call("quay-a", "08:12", plain1.number);
+	expect_call("quay-a", "08:13", p3.number);
+	expect_call("quay-a", "08:14", p4.number);
+	expect_call("quay-a", "08:15", plain2.number);
+	expect_call("quay-a", "08:16", "");
+}
+
+/* Positions and eta follow the call order of one service's queue. */
+static void
+positions_and_eta(void **state)
+{
+	(void)state;
+	struct ticket a1 = walkin("cu-tru", NULL, "08:00");
+	struct ticket a2 = walkin("cu-tru", NULL, "08:01");
+	struct ticket a3 = walkin("cu-tru", "child_under_6", "08:02");
+	struct ticket b1 = walkin("khai-sinh", NULL, "07:59");
+	assert_int_equal(store_position(&a3), 1);
+	assert_int_equal(store_position(&a1), 2);
+	assert_int_equal(store_position(&a2), 3);
+	assert_int_equal(store_position(&b1), 1); /* its own service's queue */
+	assert_int_equal(store_waiting_count("cua-nam", "cu-tru", TODAY), 3);
+	/* Two open counters serve cu-tru (quay-a, quay-ab): eta = ceil(3 * 12 / 2) = 18. */
+	assert_int_equal(store_open_counters(point(), "cu-tru"), 2);
+	assert_int_equal(queue_eta(store_position(&a2), 12, store_open_counters(point(), "cu-tru")),
+	                 18);
+	/* A paused counter counts for no eta. */
+	assert_int_equal(store_counter_set_open(counter("quay-ab"), 0, "ops", at("08:03")), E_OK);
+	assert_int_equal(store_open_counters(point(), "cu-tru"), 1);
+	assert_int_equal(store_open_counters(point(), "khai-sinh"), 1);
+	/* The ticket as shown: position and eta while waiting. */
+	json_t *o = ticket_json(&a2, VIEW_PUBLIC);
+	assert_int_equal(json_integer_value(json_object_get(o, "position")), 3);
+	assert_int_equal(json_integer_value(json_object_get(o, "eta_minutes")), 36);
+	json_decref(o);
+	/* A paused counter calls nobody. */
+	struct ticket t;
+	assert_int_equal(store_call_next(counter("quay-ab"), "quay-ab", at("08:04"), &t),
+	                 E_INVALID_STATE);
+	/* Once a3 (priority) is called, the others move up. */
+	expect_call("quay-a", "08:05", a3.number);
+	assert_int_equal(store_position(&a2), 2);
+	assert_int_equal(store_position(&a1), 1);
+}
+
+/* A counter with a called ticket calls nobody else until it is finished. */
+static void
+one_called_ticket_per_counter(void **state)
+{
+	(void)state;
+	walkin("cu-tru", NULL, "08:00");
+	struct ticket w2 = walkin("cu-tru", NULL, "08:01");
+	struct ticket t;
+	assert_int_equal(store_call_next(counter("quay-a"), "quay-a", at("08:02"), &t), E_OK);
+	assert_int_equal(store_call_next(counter("quay-a"), "quay-a", at("08:03"), &t),
+	                 E_INVALID_STATE);
+	assert_int_equal(store_call_code(counter("quay-a"), w2.code, "quay-a", at("08:03"), &t),
+	                 E_INVALID_STATE);
+	assert_int_equal(store_finish(counter("quay-a"), ST_NO_SHOW, "quay-a", at("08:04"), &t),
+	                 E_OK);
+	assert_int_equal(t.status, ST_NO_SHOW);
+	expect_call("quay-a", "08:05", w2.number);
+	/* Nothing called: nothing to finish, recall or transfer. */
+	assert_int_equal(store_finish(counter("quay-a"), ST_SERVED, "quay-a", at("08:06"), &t),
+	                 E_INVALID_STATE);
+	assert_int_equal(store_recall(counter("quay-a"), "quay-a", at("08:06"), &t),
+	                 E_INVALID_STATE);
+	assert_int_equal(store_transfer(counter("quay-a"), point_service(point(), "khai-sinh"),
+	                                "quay-a", at("08:06"), &t),
+	                 E_INVALID_STATE);
+}
+
+/* A ticket is announced at most max_calls (3) times: its call and two recalls. */
+static void
+recalls_up_to_max_calls(void **state)
+{
+	(void)state;
+	walkin("cu-tru", NULL, "08:00");
+	struct ticket t;
+	assert_int_equal(store_call_next(counter("quay-a"), "quay-a", at("08:01"), &t), E_OK);
+	assert_int_equal(t.calls, 1);
+	assert_int_equal(store_recall(counter("quay-a"), "quay-a", at("08:02"), &t), E_OK);
+	assert_int_equal(t.calls, 2);
+	assert_int_equal(t.called_at, at("08:02"));
+	assert_int_equal(store_recall(counter("quay-a"), "quay-a", at("08:03"), &t), E_OK);
+	assert_int_equal(t.calls, 3);
+	assert_int_equal(store_recall(counter("quay-a"), "quay-a", at("08:04"), &t),
+	                 E_INVALID_STATE);
+	assert_int_equal(store_finish(counter("quay-a"), ST_SERVED, "quay-a", at("08:05"), &t),
+	                 E_OK);
+}
+
+/* A parked ticket waits outside the call order until called by code; then counts calls anew. */
+static void
+parked_ticket_waits_outside_the_order(void **state)
+{
+	(void)state;
+	struct ticket a1 = walkin("cu-tru", NULL, "08:00");
+	struct ticket a2 = walkin("cu-tru", NULL, "08:01");
+	struct ticket t;
+	assert_int_equal(store_call_next(counter("quay-a"), "quay-a", at("08:02"), &t), E_OK);
+	assert_int_equal(store_recall(counter("quay-a"), "quay-a", at("08:03"), &t), E_OK);
+	assert_int_equal(store_finish(counter("quay-a"), ST_PARKED, "quay-a", at("08:04"), &t),
+	                 E_OK);
+	assert_int_equal(t.status, ST_PARKED);
+	assert_int_equal(store_position(&t), 0);
+	assert_int_equal(store_waiting_count("cua-nam", "cu-tru", TODAY), 1);
+	expect_call("quay-a", "08:05", a2.number); /* not the parked a1 */
+	expect_call("quay-a", "08:06", "");
+	/* Called by code, from any counter of the point serving it. */
+	assert_int_equal(store_call_code(counter("quay-ab"), a1.code, "quay-ab", at("08:20"), &t),
+	                 E_OK);
+	assert_int_equal(t.status, ST_CALLED);
+	assert_int_equal(t.calls, 1); /* a new count of announcements */
+	assert_string_equal(t.counter, "quay-ab");
+	assert_int_equal(store_finish(counter("quay-ab"), ST_SERVED, "quay-ab", at("08:25"), &t),
+	                 E_OK);
+	/* Served: it cannot be called again. */
+	assert_int_equal(store_call_code(counter("quay-ab"), a1.code, "quay-ab", at("08:26"), &t),
+	                 E_INVALID_STATE);
+}
+
+/*
+ * Check-in opens checkin_open_minutes (60) before the slot and closes no_show_grace_minutes
+ * (15) after its end; after that it is checkin_closed, expired or not.
+ */
+static void
+checkin_window(void **state)
+{
+	(void)state;
+	struct ticket b = book(citizen(3), "cu-tru", "10:00");
+	assert_int_equal(b.checkin_from, at("09:00"));
+	assert_int_equal(b.checkin_until, at("10:45"));
+	struct ticket t;
+	assert_int_equal(store_checkin(point(), b.code, "kiosk", at("08:59"), &t),
+	                 E_CHECKIN_NOT_OPEN);
+	assert_int_equal(store_checkin(point(), b.code, "kiosk", at("10:46"), &t),
+	                 E_CHECKIN_CLOSED);
+	assert_true(store_expire_due(at("10:46"), ICT) >= 1);
+	assert_int_equal(store_ticket(b.code, &t), E_OK);
+	assert_int_equal(t.status, ST_EXPIRED);
+	assert_int_equal(store_checkin(point(), b.code, "kiosk", at("10:50"), &t),
+	                 E_CHECKIN_CLOSED);
+	/* The edges themselves are inside the window. */
+	struct ticket c = book(citizen(4), "cu-tru", "11:00");
+	assert_int_equal(store_checkin(point(), c.code, "kiosk", at("10:00"), &t), E_OK);
+	struct ticket d = book(citizen(5), "cu-tru", "11:00");
+	assert_int_equal(store_checkin(point(), d.code, "kiosk", at("11:45"), &t), E_OK);
+	/* Checked in twice: invalid_state. */
+	assert_int_equal(store_checkin(point(), d.code, "kiosk", at("11:46"), &t), E_INVALID_STATE);
+}
+
+/*
+ * At the end of its date a ticket still waiting (or parked) expires; a booked one expires once
+ * past checkin_until.
+ */
+static void
+end_of_day_expires_what_waits(void **state)
+{
+	(void)state;
+	struct ticket w = walkin("cu-tru", NULL, "16:00");
+	struct ticket p = walkin("cu-tru", NULL, "16:01");
+	struct ticket t;
+	assert_int_equal(store_call_code(counter("quay-a"), p.code, "quay-a", at("16:05"), &t),
+	                 E_OK);
+	assert_int_equal(store_finish(counter("quay-a"), ST_PARKED, "quay-a", at("16:06"), &t),
+	                 E_OK);
+	struct ticket b = book(citizen(6), "cu-tru", "16:30");
+	/* Not before the day ends (16:30 + 30 + 15 = 17:15 for the booking). */
+	assert_int_equal(store_expire_due(at("17:15"), ICT), 0);
+	assert_int_equal(store_expire_due(at("17:16"), ICT), 1);
+	assert_int_equal(store_ticket(b.code, &t), E_OK);
+	assert_int_equal(t.status, ST_EXPIRED);
+	assert_int_equal(store_expire_due(at("23:59") + 59, ICT), 0);
+	assert_int_equal(store_ticket(w.code, &t), E_OK);
+	assert_int_equal(t.status, ST_WAITING);
+	/* The next local day begins: both expire. */
+	assert_int_equal(store_next_deadline(at("23:00"), ICT), on(TODAY + 1, "00:00"));
+	assert_int_equal(store_expire_due(on(TODAY + 1, "00:00"), ICT), 2);
+	assert_int_equal(store_ticket(w.code, &t), E_OK);
+	assert_int_equal(t.status, ST_EXPIRED);
+	assert_int_equal(store_ticket(p.code, &t), E_OK);
+	assert_int_equal(t.status, ST_EXPIRED);
+}
+
+/* Numbers count from 001 per point, service and date, bookings and walk-ins alike. */
+static void
+numbers_count_per_service_and_day(void **state)
+{
+	(void)state;
+	struct ticket a1 = book(citizen(7), "cu-tru", "09:00");
+	struct ticket a2 = walkin("cu-tru", NULL, "08:00");
+	struct ticket b1 = walkin("khai-sinh", NULL, "08:01");
+	struct ticket a3 = walkin("cu-tru", "merit", "08:02");
+	assert_string_equal(a1.number, "A001");
+	assert_string_equal(a2.number, "A002");
+	assert_string_equal(b1.number, "B001");
+	assert_string_equal(a3.number, "A003");
+	assert_string_equal(a1.kind, "booking");
+	assert_string_equal(a2.kind, "walkin");
+	/* Codes: 8-16 of upper-case letters and digits, each its own. */
+	const struct ticket *all[] = {&a1, &a2, &b1, &a3};
+	for (size_t i = 0; i < NELEM(all); i++) {
+		size_t n = strlen(all[i]->code);
+		assert_true(n >= 8 && n <= 16);
+		for (size_t j = 0; j < n; j++)
+			assert_true((all[i]->code[j] >= 'A' && all[i]->code[j] <= 'Z') ||
+			            (all[i]->code[j] >= '0' && all[i]->code[j] <= '9'));
+		for (size_t j = 0; j < i; j++)
+			assert_string_not_equal(all[i]->code, all[j]->code);
+	}
+}
+
+static enum err
+try_book(const char *citizen_hash, const char *service, int day, const char *start,
+         struct ticket *t)
+{
+	struct booking_in in = {
+	    .point = point(),
+	    .service = point_service(point(), service),
+	    .day = day,
+	    .citizen_hash = citizen_hash,
+	    .last4 = "1234",
+	};
+	assert_int_equal(hhmm_parse(start, &in.start), 0);
+	in.end = in.start + 30;
+	return store_book(&in, "ihanoi", at("07:00"), t);
+}
+
+/* Every booking not cancelled holds its slot; a cancellation frees the place at once. */
+static void
+capacity_and_cancellation(void **state)
+{
+	(void)state;
+	struct ticket t, first;
+	for (int i = 0; i < 6; i++) { /* slot_capacity 6 */
+		assert_int_equal(try_book(citizen(i), "cu-tru", TODAY + 1, "09:00", &t), E_OK);
+		if (i == 0)
+			first = t;
+	}
+	assert_int_equal(try_book(citizen(6), "cu-tru", TODAY + 1, "09:00", &t), E_SLOT_FULL);
+	/* Another service's slot at the same time is its own. */
+	assert_int_equal(try_book(citizen(6), "khai-sinh", TODAY + 1, "09:00", &t), E_OK);
+	assert_int_equal(store_cancel(first.code, "ihanoi", at("07:10"), &t), E_OK);
+	assert_int_equal(t.status, ST_CANCELLED);
+	assert_int_equal(try_book(citizen(6), "cu-tru", TODAY + 1, "09:00", &t), E_OK);
+	/* Cancelled once is cancelled: not again. */
+	assert_int_equal(store_cancel(first.code, "ihanoi", at("07:11"), &t), E_INVALID_STATE);
+	int start = 9 * 60, count = -1;
+	assert_int_equal(store_slot_counts("cua-nam", "cu-tru", TODAY + 1, &start, &count, 1), 0);
+	assert_int_equal(count, 6);
+}
+
+/* One active booking per citizen, service and date; at most max_active (3) active in all. */
+static void
+duplicate_and_too_many_bookings(void **state)
+{
+	(void)state;
+	struct ticket t, a;
+	assert_int_equal(try_book(citizen(1), "cu-tru", TODAY, "09:00", &a), E_OK);
+	assert_int_equal(try_book(citizen(1), "cu-tru", TODAY, "10:00", &t), E_DUPLICATE_BOOKING);
+	assert_int_equal(try_book(citizen(1), "khai-sinh", TODAY, "10:00", &t), E_OK);
+	assert_int_equal(try_book(citizen(1), "cu-tru", TODAY + 1, "10:00", &t), E_OK);
+	assert_int_equal(try_book(citizen(1), "khai-sinh", TODAY + 1, "10:00", &t),
+	                 E_TOO_MANY_BOOKINGS);
+	assert_int_equal(try_book(citizen(2), "khai-sinh", TODAY + 1, "10:00", &t), E_OK);
+	/* Served, a booking is no longer active: the citizen may book again. */
+	checkin(a.code, "08:30");
+	expect_call("quay-a", "09:00", a.number);
+	assert_int_equal(try_book(citizen(1), "khai-sinh", TODAY + 1, "10:00", &t), E_OK);
+	/* And the same service on the same date again, the first one being served. */
+	assert_int_equal(try_book(citizen(3), "cu-tru", TODAY, "11:00", &t), E_OK);
+}
+
+/* Moved within its date a booking keeps its number; to another date it takes that date's next. */
+static void
+moving_a_booking(void **state)
+{
+	(void)state;
+	const struct service *s = point_service(point(), "cu-tru");
+	struct ticket a, b, t;
+	assert_int_equal(try_book(citizen(1), "cu-tru", TODAY, "09:00", &a), E_OK);
+	assert_int_equal(try_book(citizen(2), "cu-tru", TODAY, "09:00", &b), E_OK);
+	assert_string_equal(a.number, "A001");
+	assert_int_equal(
+	    store_reschedule(a.code, s, TODAY, 10 * 60, 10 * 60 + 30, "ihanoi", at("07:05"), &t),
+	    E_OK);
+	assert_string_equal(t.number, "A001");
+	assert_int_equal(t.start, 10 * 60);
+	assert_int_equal(t.checkin_from, at("09:00"));
+	assert_int_equal(t.checkin_until, at("10:45"));
+	assert_int_equal(try_book(citizen(3), "cu-tru", TODAY + 1, "09:00", &t), E_OK);
+	assert_string_equal(t.number, "A001"); /* tomorrow counts from 001 */
+	assert_int_equal(
+	    store_reschedule(b.code, s, TODAY + 1, 9 * 60, 9 * 60 + 30, "ihanoi", at("07:06"), &t),
+	    E_OK);
+	assert_string_equal(t.number, "A002");
+	assert_int_equal(t.day, TODAY + 1);
+	assert_int_equal(store_ticket(b.code, &t), E_OK);
+	assert_string_equal(t.number, "A002");
+	/* Only while booked. */
+	checkin(a.code, "09:30");
+	assert_int_equal(
+	    store_reschedule(a.code, s, TODAY, 11 * 60, 11 * 60 + 30, "ihanoi", at("09:31"), &t),
+	    E_INVALID_STATE);
+	assert_int_equal(store_ticket(a.code, &t), E_OK);
+	assert_int_equal(t.start, 10 * 60); /* unchanged */
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(entitlement_of_bookings_and_walkins, setup, teardown),
+	    cmocka_unit_test_setup_teardown(counter_calls_only_its_services, setup, teardown),
+	    cmocka_unit_test_setup_teardown(transfer_keeps_its_place, setup, teardown),
+	    cmocka_unit_test_setup_teardown(fairness_across_calls, setup, teardown),
+	    cmocka_unit_test_setup_teardown(positions_and_eta, setup, teardown),
+	    cmocka_unit_test_setup_teardown(one_called_ticket_per_counter, setup, teardown),
+	    cmocka_unit_test_setup_teardown(recalls_up_to_max_calls, setup, teardown),
+	    cmocka_unit_test_setup_teardown(parked_ticket_waits_outside_the_order, setup, teardown),
+	    cmocka_unit_test_setup_teardown(checkin_window, setup, teardown),
+	    cmocka_unit_test_setup_teardown(end_of_day_expires_what_waits, setup, teardown),
+	    cmocka_unit_test_setup_teardown(numbers_count_per_service_and_day, setup, teardown),
+	    cmocka_unit_test_setup_teardown(capacity_and_cancellation, setup, teardown),
+	    cmocka_unit_test_setup_teardown(duplicate_and_too_many_bookings, setup, teardown),
+	    cmocka_unit_test_setup_teardown(moving_a_booking, setup, teardown),
+	};
+	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
+}
