@@ -29,6 +29,7 @@ static struct {
 	struct req *pending; /* answered, waiting for the group commit */
 	int handles_open;
 	int stopping;
+	unsigned conns, max_conns; /* connections after the last run; the configured limit */
 } H;
 
 static void run(void);
@@ -66,7 +67,17 @@ run(void)
 	H.in_run = 0;
 	if (H.stopping)
 		return;
-	if (MHD_get_timeout(H.mhd, &ms) == MHD_YES)
+	/*
+	 * At max_connections libmicrohttpd takes its listening socket out of its epoll set and
+	 * puts it back only at the start of a later run: once connections have closed, run again
+	 * now, or a client waiting to connect waits for the next connection timeout.
+	 */
+	unsigned n = httpd_connections();
+	int freed = H.conns >= H.max_conns && n < H.conns;
+	H.conns = n;
+	if (freed)
+		uv_timer_start(&H.timer, on_timer, 0, 0);
+	else if (MHD_get_timeout(H.mhd, &ms) == MHD_YES)
 		uv_timer_start(&H.timer, on_timer, ms, 0);
 	else
 		uv_timer_stop(&H.timer);
@@ -403,6 +414,7 @@ int
 httpd_start(uv_loop_t *loop, const struct catalogue *c, int listen_fd)
 {
 	H.loop = loop;
+	H.max_conns = (unsigned)c->limits.max_connections;
 	H.mhd = MHD_start_daemon(
 	    MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_access,
 	    NULL, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed,

@@ -1,0 +1,319 @@
+"""Durability (API.md section 3): a 2xx on a write is committed to disk, so a crash one instant
+later loses nothing acknowledged; a non-2xx changes nothing; the SQLite file's shape; the citizen
+id is never stored in clear.
+
+A crash is `kill -9` of the daemon; the restart runs on the same database file.
+"""
+import glob
+import http.client
+import json
+import os
+import resource
+import signal
+import sqlite3
+import subprocess
+import threading
+import time
+
+from conftest import ADMIN, APP, BIN, MONDAY, ROOT, START_TIMEOUT, WRAP, Daemon, catalogue
+
+TUESDAY, WEDNESDAY, FRIDAY = "2026-11-24", "2026-11-25", "2026-11-27"
+STARTS = ["07:30", "08:00", "08:30", "09:00", "09:30", "10:00", "10:30", "11:00", "11:30",
+          "13:30", "14:00", "14:30", "15:00", "15:30", "16:00", "16:30"]
+
+
+def big_catalogue():
+    """The test catalogue with room for many bookings in every slot."""
+    c = json.loads(json.dumps(catalogue()))
+    for p in c["points"]:
+        for s in p["services"]:
+            s["slot_capacity"] = 100000
+    return c
+
+
+def booking_body(citizen, date=TUESDAY, start="09:00", point="cua-nam", service="cu-tru", **extra):
+    body = {"point": point, "service": service, "date": date, "start": start, "citizen_id": citizen}
+    body.update(extra)
+    return body
+
+
+def restart(make_daemon, d):
+    """A new daemon on the same database file (and the same catalogue)."""
+    again = make_daemon(config=d.config)
+    assert again.config["database"] == d.config["database"]
+    return again
+
+
+def db_connect(path):
+    return sqlite3.connect("file:%s?mode=ro" % path, uri=True)
+
+
+def assert_unchanged(d, acked):
+    """Every acknowledged ticket reads back exactly as it was last acknowledged."""
+    for code, want in acked.items():
+        r = d.get("/v1/bookings/" + code, token=APP)
+        assert r.status == 200, (code, r)
+        assert r.json == want, (code, want, r.json)
+
+
+def test_acknowledged_writes_survive_kill_9(make_daemon):
+    d = make_daemon()
+    acked = {}
+
+    def keep(r, status=201):
+        assert r.status == status, r
+        acked[r.json["code"]] = r.json
+        return r.json
+
+    keep(d.book("001000000001", date=TUESDAY, start="09:00", phone="0912345678",
+                name="Nguyễn Thị Hoa", priority="elderly", dossier_id="H26.1-261123-0001"))
+    keep(d.book("001000000002", date=TUESDAY, start="09:00", service="khai-sinh"))
+    keep(d.book("001000000003", date=WEDNESDAY, start="14:00", point="kim-lien",
+                priority="child_under_6"))
+    for i in range(4, 10):
+        keep(d.book("00100000000%d" % i, date=[TUESDAY, WEDNESDAY, FRIDAY][i % 3],
+                    start=STARTS[i]))
+    idem = booking_body("001000000010", date=FRIDAY, start="10:00")
+    first = d.post("/v1/bookings", idem, token=APP, headers={"Idempotency-Key": "crash-key"})
+    keep(first)
+    # moved within the day, moved to another day, cancelled
+    codes = list(acked)
+    keep(d.request("PATCH", "/v1/bookings/" + codes[3], {"date": acked[codes[3]]["date"],
+                                                        "start": "16:30"}, token=APP), 200)
+    keep(d.request("PATCH", "/v1/bookings/" + codes[4], {"date": FRIDAY, "start": "16:00"},
+                   token=APP), 200)
+    keep(d.request("DELETE", "/v1/bookings/" + codes[5], token=APP), 200)
+    # a walk-in, a counter's call and a check-in are writes too
+    w = keep(d.walkin(service="cu-tru"))
+    called = d.counter("cua-nam-2", "call-next")
+    assert called.status == 200 and called.json["ticket"]["code"] == w["code"], called
+    acked[w["code"]] = called.json["ticket"]
+    b = keep(d.book("001000000011", date=MONDAY, start="08:30"))
+    assert keep(d.checkin(b["code"]), 200)["position"] == 1
+    last = d.book("001000000012", date=TUESDAY, start="11:00")
+    keep(last)
+    # a committed write is visible to another reader of the file at once
+    con = db_connect(d.config["database"])
+    try:
+        assert con.execute("SELECT count(*) FROM ticket WHERE code = ?",
+                           (last.json["code"],)).fetchone()[0] == 1
+    finally:
+        con.close()
+    d.kill9()
+
+    d2 = restart(make_daemon, d)
+    assert_unchanged(d2, acked)
+    assert acked[w["code"]]["status"] == "called" and acked[b["code"]]["status"] == "waiting"
+    # the key survived: the same body answers the first answer and books nothing
+    again = d2.post("/v1/bookings", idem, token=APP, headers={"Idempotency-Key": "crash-key"})
+    assert again.status == 201 and again.json == first.json, again
+    # numbering goes on from where it was: no number is given twice
+    r = d2.book("001000000013", date=TUESDAY, start="11:00")
+    assert r.status == 201, r
+    tuesday = d2.get("/v1/bookings?point=cua-nam&date=" + TUESDAY, token=ADMIN).json["bookings"]
+    numbers = [(t["service"], t["number"]) for t in tuesday]
+    assert len(numbers) == len(set(numbers)), numbers
+    assert (r.json["service"], r.json["number"]) not in \
+        [(t["service"], t["number"]) for t in acked.values() if t["date"] == TUESDAY]
+    # capacity: what was taken is still taken
+    slots = d2.get("/v1/points/cua-nam/availability?service=cu-tru&date=" + TUESDAY).json
+    booked = {s["start"]: s["booked"] for s in slots["days"][0]["slots"]}
+    assert booked["09:00"] == 1 and booked["11:00"] == 2
+
+
+def test_writes_in_flight_when_killed(make_daemon):
+    d = make_daemon(config=big_catalogue())
+    acked = {}
+    errors = []
+    stop = threading.Event()
+    lock = threading.Lock()
+
+    def writer(t):
+        conn = d.connection(timeout=10)
+        i = 0
+        while not stop.is_set():
+            i += 1
+            citizen = "%012d" % (200000000000 + t * 100000 + i)
+            body = booking_body(citizen, date=[TUESDAY, WEDNESDAY, FRIDAY][i % 3],
+                                start=STARTS[(t + i) % len(STARTS)])
+            if i % 4 == 0:
+                body.update(service="khai-sinh", start="09:15", priority="merit")
+            try:
+                r = d.request("POST", "/v1/bookings", body, token=APP, conn=conn)
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                if stop.is_set():
+                    return
+                conn = d.connection(timeout=10)
+                continue
+            if r.status == 201:
+                with lock:
+                    acked[r.json["code"]] = r.json
+            else:
+                errors.append(r)
+
+    threads = [threading.Thread(target=writer, args=(t,)) for t in range(8)]
+    for t in threads:
+        t.start()
+    deadline = time.time() + 20
+    while len(acked) < 150 and time.time() < deadline and not errors:
+        time.sleep(0.05)
+    d.kill9()  # the writers are still sending
+    stop.set()
+    for t in threads:
+        t.join(30)
+    assert not errors, errors[:3]
+    assert len(acked) >= 100, len(acked)
+
+    d2 = restart(make_daemon, d)
+    assert_unchanged(d2, dict(acked))
+    con = db_connect(d.config["database"])
+    try:
+        assert con.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        stored = con.execute("SELECT count(*) FROM ticket").fetchone()[0]
+        dup = con.execute("SELECT point, booked_service, date, number, count(*) FROM ticket "
+                          "GROUP BY 1, 2, 3, 4 HAVING count(*) > 1").fetchall()
+    finally:
+        con.close()
+    assert stored >= len(acked)
+    assert dup == []
+
+
+def test_the_database_file(make_daemon):
+    d = make_daemon()
+    citizens = ["014052001893", "031190004417", "001099012345"]
+    codes = []
+    for i, c in enumerate(citizens):
+        r = d.book(c, date=TUESDAY, start=STARTS[i], phone="0912345678", name="Phạm Văn Dũng")
+        assert r.status == 201, r
+        codes.append(r.json["code"])
+    r = d.book(citizens[0], date=WEDNESDAY, start="10:00")
+    assert r.status == 201
+    d.request("PATCH", "/v1/bookings/" + codes[1], {"date": TUESDAY, "start": "15:00"}, token=APP)
+    d.request("DELETE", "/v1/bookings/" + codes[2], token=APP)
+    assert d.book(citizens[0], date=TUESDAY, start="16:00").status == 409  # refused: duplicate
+    db = d.config["database"]
+
+    def raw_files():
+        return [p for p in glob.glob(db + "*") if os.path.isfile(p)]
+
+    def assert_no_clear_id(when):
+        files = raw_files()
+        assert db in files
+        for path in files:
+            with open(path, "rb") as f:
+                data = f.read()
+            for c in citizens:
+                assert c.encode() not in data, (when, path, c)
+                assert c[:8].encode() not in data, (when, path, c[:8])
+                assert c.encode("utf-16-le") not in data, (when, path, c)
+
+    # while it runs (the changes are in the WAL), after a crash, after a clean stop
+    assert os.path.getsize(db + "-wal") > 0
+    assert_no_clear_id("running")
+    d.kill9()
+    assert_no_clear_id("killed")
+    d2 = restart(make_daemon, d)
+    assert d2.get("/v1/bookings?citizen_id=" + citizens[0], token=APP).json["bookings"]
+    assert d2.stop() == 0
+    assert_no_clear_id("stopped")
+
+    migrations = sorted(os.path.basename(p) for p in glob.glob(os.path.join(ROOT, "sql", "*.sql")))
+    assert migrations and all(m[:4].isdigit() for m in migrations), migrations
+    con = sqlite3.connect(db)
+    try:
+        assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert con.execute("PRAGMA user_version").fetchone()[0] == len(migrations)
+        assert con.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        # the tables that point at tickets say so, and nothing points nowhere
+        tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        refs = {(t, r[2]) for t in tables for r in con.execute("PRAGMA foreign_key_list(%s)" % t)}
+        assert ("event", "ticket") in refs, refs
+        assert con.execute("PRAGMA foreign_key_check").fetchall() == []
+        # the citizen's booking can be found only through the keyed hash, never the id
+        rows = con.execute("SELECT * FROM ticket").fetchall()
+        assert len(rows) == 4
+        for row in rows:
+            for value in row:
+                for c in citizens:
+                    assert c not in str(value)
+    finally:
+        con.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# A write that cannot reach the disk
+
+
+class FileSizeLimitedDaemon(Daemon):
+    """A daemon whose writes fail once a file grows past LIMIT bytes (RLIMIT_FSIZE; SIGXFSZ
+    ignored, so a write past it fails with EFBIG as on a full disk)."""
+    LIMIT = 160 * 1024
+
+    def start(self):
+        def limit():
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (self.LIMIT, self.LIMIT))
+
+        args = WRAP + [BIN, "--config", str(self.config_path), "--test-clock", self.clock]
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log, preexec_fn=limit)
+        deadline = time.time() + START_TIMEOUT
+        while time.time() < deadline:
+            assert self.proc.poll() is None, self.logs()
+            try:
+                if self.get("/v1/health").status == 200:
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        self.proc.kill()
+        self.proc.wait()
+        raise RuntimeError("hangdoid did not answer: " + self.logs())
+
+
+def test_a_write_that_cannot_reach_the_disk_is_503_and_changes_nothing(tmp_path, make_daemon):
+    sub = tmp_path / "limited"
+    sub.mkdir()
+    d = FileSizeLimitedDaemon(sub, config=big_catalogue()).start()
+    acked, refused = {}, []
+    try:
+        for i in range(400):
+            citizen = "%012d" % (300000000000 + i)
+            r = d.book(citizen, date=[TUESDAY, WEDNESDAY][i % 2], start=STARTS[i % 16])
+            if r.status == 201:
+                acked[r.json["code"]] = r.json
+                continue
+            assert r.status == 503 and r.code == "unavailable", r
+            assert r.json["error"]["message"]
+            refused.append(citizen)
+            if len(refused) == 5:
+                break
+        assert acked and len(refused) == 5, (len(acked), refused)
+        # with an Idempotency-Key: refused too, and the key is not taken
+        keyed = booking_body("309999999999", date=FRIDAY, start="10:00")
+        r = d.post("/v1/bookings", keyed, token=APP, headers={"Idempotency-Key": "disk-full"})
+        assert r.status == 503 and r.code == "unavailable", r
+        # reads go on
+        assert d.get("/v1/health").status == 200
+        some = next(iter(acked))
+        assert d.get("/v1/bookings/" + some, token=APP).json == acked[some]
+    finally:
+        rc = d.stop()
+    assert rc == 0, d.logs()[-2000:]
+
+    d2 = make_daemon(config=d.config)
+    assert_unchanged(d2, acked)
+    for citizen in refused:
+        r = d2.get("/v1/bookings?citizen_id=" + citizen, token=APP)
+        assert r.json["bookings"] == [], (citizen, r)
+    # nothing was taken by the refused writes: no place, no number, no key
+    for date in (TUESDAY, WEDNESDAY):
+        slots = d2.get("/v1/points/cua-nam/availability?service=cu-tru&date=" + date).json
+        taken = sum(s["booked"] for s in slots["days"][0]["slots"])
+        assert taken == sum(1 for b in acked.values() if b["date"] == date)
+    last = max(int(b["number"][1:]) for b in acked.values() if b["date"] == TUESDAY)
+    r = d2.book("309999999998", date=TUESDAY, start="16:30")
+    assert r.status == 201 and r.json["number"] == "A%03d" % (last + 1), r
+    r = d2.post("/v1/bookings", keyed, token=APP, headers={"Idempotency-Key": "disk-full"})
+    assert r.status == 201, r
+    assert r.json["date"] == FRIDAY and r.json["number"] == "A001"
