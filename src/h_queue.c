@@ -88,12 +88,35 @@ path_counter(struct req *r)
 	return k;
 }
 
+#define COUNTER_WAITING_MAX 50
+
+struct waiting_list {
+	const struct counter *k;
+	json_t *a;
+};
+
+static int
+append_served(const struct ticket *t, void *arg)
+{
+	struct waiting_list *w = arg;
+	if (counter_serves(w->k, t->service))
+		json_array_append_new(w->a, ticket_json(t, VIEW_STAFF));
+	return json_array_size(w->a) >= COUNTER_WAITING_MAX;
+}
+
+/* The counter, its current ticket, and (beyond the contract, for the console) "waiting": the
+ * first tickets waiting for its services, in call order. */
 static void
 reply_counter(struct req *r, const struct counter *k)
 {
 	struct counter_view v;
 	struct ticket t;
+	struct waiting_list w = {k, json_array()};
 	json_t *o = counter_json(k, 1);
+	if (store_queue(k->point, NULL, local_day(clock_now(), cat->utc_offset), append_served, &w) == 0)
+		json_object_set_new(o, "waiting", w.a);
+	else
+		json_decref(w.a);
 	json_object_set_new(o, "point", json_string(k->point->id));
 	store_counter(k->id, &v);
 	if (v.ticket && store_ticket_by_id(v.ticket, &t) == 0 && t.status == ST_CALLED)

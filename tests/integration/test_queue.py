@@ -256,12 +256,31 @@ def test_walkin_within_opening_hours(daemon):
 # Counters
 
 
+def test_counter_view_lists_the_waiting_tickets_of_its_services(daemon):
+    """The console's waiting list: its own services only, in call order, the called one gone."""
+    d = daemon
+    a1 = d.walkin(service="cu-tru").json["code"]
+    b1 = d.walkin(service="khai-sinh").json["code"]
+    a2 = d.walkin(service="cu-tru", priority="elderly").json["code"]
+    def waiting(counter):
+        r = d.get("/v1/counters/" + counter, token=counter_token(counter))
+        assert r.status == 200, r
+        return [t["code"] for t in r.json["waiting"]]
+    assert waiting("cua-nam-2") == [a2, a1]
+    assert waiting("cua-nam-3") == [b1]
+    assert set(waiting("cua-nam-1")) == {a1, a2, b1} and waiting("cua-nam-1")[0] == a2
+    assert call_next(d, "cua-nam-2")["code"] == a2
+    assert waiting("cua-nam-2") == [a1]
+    assert d.get("/v1/counters/cua-nam-2", token=counter_token("cua-nam-2")).json["current"]["code"] == a2
+
+
 def test_counter_open_pause_call_complete(daemon):
     d = daemon
     r = d.get("/v1/counters/cua-nam-1", token=counter_token("cua-nam-1"))
     assert r.status == 200, r
     assert r.json == {"id": "cua-nam-1", "name": "Quầy 1", "point": "cua-nam",
-                      "services": ["cu-tru", "khai-sinh"], "state": "open", "current": None}, r
+                      "services": ["cu-tru", "khai-sinh"], "state": "open", "current": None,
+                      "waiting": []}, r
 
     # nobody waits: 204, no ticket
     r = d.counter("cua-nam-1", "call-next")
