@@ -8,12 +8,14 @@
   var C = "/v1/counters/" + encodeURIComponent(id);
   var KEY = "hangdoi.counter." + id;
   var REFRESH_MS = 5000;
+  var WAITING_MAX = 50; /* the daemon lists at most this many waiting tickets */
 
   var token = sessionStorage.getItem(KEY);
   var counter = null; /* GET /v1/counters/{id} */
   var point = null; /* GET /v1/points/{point} */
   var busy = false;
   var timer = null;
+  var shownWaiting = ""; /* what #waiting shows now, to rebuild it only when that changes */
 
   var DONE = {
     "call-next": "Đã gọi số %s",
@@ -64,6 +66,7 @@
     clearTimeout(timer);
     token = null;
     counter = null;
+    shownWaiting = "";
     sessionStorage.removeItem(KEY);
     $("console").hidden = true;
     $("signout").hidden = true;
@@ -83,20 +86,16 @@
     }, function () {});
   }
 
-  /* Reads the counter and the waiting counts again; a refused token signs out. */
+  /* Reads the counter (with its waiting list) again; a refused token signs out. */
   function refresh() {
     clearTimeout(timer);
     if (!token) return Promise.resolve();
     var t = token;
-    var a = H.api("GET", C, { token: t }).then(function (r) {
+    return H.api("GET", C, { token: t }).then(function (r) {
       if (t === token) counter = r.body;
     }, function (e) {
       if (e.status === 401 || e.status === 403) signOut("Lỗi: " + e.message);
-    });
-    var b = counter ? H.api("GET", "/v1/points/" + encodeURIComponent(counter.point) + "/display").then(function (r) {
-      renderWaiting(r.body.waiting || []);
-    }, function () {}) : Promise.resolve();
-    return Promise.all([a, b]).then(function () {
+    }).then(function () {
       render();
       if (token) timer = setTimeout(refresh, REFRESH_MS);
     });
@@ -142,15 +141,57 @@
       buttons[i].disabled = busy || !enabled;
     }
     if (!cur) $("transfer").hidden = true;
+    renderWaiting(!busy && !cur && open);
   }
 
-  function renderWaiting(waiting) {
-    var ul = H.clear($("waiting"));
-    var mine = counter ? counter.services : [];
-    waiting.forEach(function (w) {
-      if (mine.indexOf(w.service) < 0) return;
-      ul.appendChild(el("li", { "data-service": w.service },
-        el("span", null, serviceName(w.service)), el("span", { class: "count" }, String(w.count))));
+  /* The waiting list in call order: the number (a button that calls it by its code, while the
+   * counter could call), the service, the priority, a booking's slot; the total in the heading
+   * and, for a counter of several services, the count of each. */
+  function renderWaiting(canCall) {
+    var list = counter.waiting;
+    if (!Array.isArray(list)) { /* not told: show no list rather than an empty one */
+      shownWaiting = "";
+      $("waiting-total").hidden = true;
+      $("waiting-counts").hidden = true;
+      H.clear($("waiting"));
+      return;
+    }
+    var key = JSON.stringify([canCall, point ? 1 : 0, list.map(function (t) {
+      return [t.code, t.number, t.service, t.priority, t.start, t.end];
+    })]);
+    if (key === shownWaiting) return;
+    shownWaiting = key;
+
+    var total = $("waiting-total");
+    total.hidden = false;
+    total.textContent = list.length >= WAITING_MAX ? WAITING_MAX + "+" : String(list.length);
+
+    var counts = H.clear($("waiting-counts"));
+    var mine = counter.services || [];
+    counts.hidden = mine.length < 2;
+    mine.forEach(function (sid) {
+      var n = list.filter(function (t) { return t.service === sid; }).length;
+      counts.appendChild(el("li", { "data-service": sid },
+        el("span", null, serviceName(sid)), el("span", { class: "count" }, String(n))));
+    });
+
+    var ol = H.clear($("waiting"));
+    if (!list.length) {
+      ol.appendChild(el("li", { class: "empty" }, "Không có ai đang chờ"));
+      return;
+    }
+    list.forEach(function (t) {
+      var what = el("span", { class: "what" }, el("span", { class: "svc" }, serviceName(t.service)));
+      if (t.priority || t.kind === "booking")
+        what.appendChild(el("span", { class: "meta" },
+          t.priority ? el("span", { class: "prio" }, H.PRIORITY[t.priority] || t.priority) : null,
+          t.kind === "booking"
+            ? el("span", { class: "slot" }, "Đặt lịch" + (t.start ? ", khung " + t.start + "–" + t.end : ""))
+            : null));
+      ol.appendChild(el("li", { "data-code": t.code, "data-service": t.service },
+        el("button", { type: "button", class: "num", "data-call": t.code, disabled: !canCall,
+          title: canCall ? "Gọi số " + t.number + " ngay" : null }, t.number),
+        what));
     });
   }
 
@@ -172,7 +213,11 @@
         var ticket = r.body && r.body.ticket;
         show("info", DONE[action].replace("%s", ticket ? ticket.number : before));
         /* Known at once, before the refresh: the next key press acts on the new state. */
-        if (counter && ticket) counter.current = ticket.status === "called" ? ticket : null;
+        if (counter && ticket) {
+          counter.current = ticket.status === "called" ? ticket : null;
+          if (counter.waiting && ticket.status === "called")
+            counter.waiting = counter.waiting.filter(function (w) { return w.code !== ticket.code; });
+        }
       }
     }, function (e) {
       if (e.status === 401 || e.status === 403) signOut("Lỗi: " + e.message);
@@ -196,6 +241,12 @@
     }
     $("transfer").hidden = false;
     sel.focus();
+  }
+
+  /* Calls a waiting or parked ticket out of order; resolves to whether it was called. */
+  function callCode(code) {
+    code = String(code || "").trim().toUpperCase();
+    return code ? act("call", { code: code }) : Promise.resolve(false);
   }
 
   function onAction(action) {
@@ -226,9 +277,11 @@
     $("transfer-cancel").addEventListener("click", function () { $("transfer").hidden = true; });
     $("call-code").addEventListener("submit", function (ev) {
       ev.preventDefault();
-      var code = $("code").value.trim().toUpperCase();
-      if (!code) return;
-      act("call", { code: code }).then(function (done) { if (done) $("code").value = ""; });
+      callCode($("code").value).then(function (done) { if (done) $("code").value = ""; });
+    });
+    $("waiting").addEventListener("click", function (ev) {
+      var b = ev.target.closest ? ev.target.closest("button[data-call]") : null;
+      if (b && !b.disabled) callCode(b.getAttribute("data-call"));
     });
     document.addEventListener("keydown", function (ev) {
       if (!token || ev.ctrlKey || ev.altKey || ev.metaKey || ev.repeat) return;

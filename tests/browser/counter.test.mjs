@@ -2,7 +2,9 @@
 // buttons and keyboard shortcuts, see the API's errors in Vietnamese with their codes.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { counterToken, launchBrowser, screenshot, startDaemon } from './harness.mjs';
+import {
+  APP, counterToken, kioskToken, launchBrowser, markPage, pageWasNotReloaded, screenshot, startDaemon,
+} from './harness.mjs';
 
 let daemon;
 let browser;
@@ -46,9 +48,11 @@ test('sign in, call next with a click, complete with the keyboard shortcut', asy
   assert.equal(await page.locator('#counter-name').textContent(), 'Quầy 2');
   assert.equal(await page.locator('#state').textContent(), 'Đang mở');
   await page.locator('#point-name', { hasText: 'Phường Cửa Nam' }).waitFor();
-  // The waiting count of the counter's only service.
-  await page.locator('#waiting li[data-service="cu-tru"] .count', { hasText: /^1$/ }).waitFor({ timeout: 5000 });
-  assert.equal(await page.locator('#waiting li').count(), 1, 'only the services this counter serves');
+  // The one waiting ticket of the counter's only service, and the total in the heading.
+  await page.locator(`#waiting li[data-code="${t.body.code}"] .num`, { hasText: t.body.number }).waitFor({ timeout: 5000 });
+  assert.equal(await page.locator('#waiting li').count(), 1);
+  assert.equal(await page.locator('#waiting-total').textContent(), '1');
+  assert.equal(await page.locator('#waiting-counts').isVisible(), false, 'no per-service counts for one service');
   // Every action shows its shortcut on its button.
   const callNext = page.locator('[data-action="call-next"]');
   assert.equal(await callNext.locator('kbd').textContent(), 'N');
@@ -151,5 +155,94 @@ test('transfer offers the point\'s services; a parked ticket is called back by i
   ticket = (await daemon.ticket(t.body.code)).body;
   assert.equal(ticket.status, 'called');
   assert.equal(ticket.counter, 'cua-nam-1');
+  await context.close();
+});
+
+test('the waiting list: the counter\'s services only, in call order, updated after a call', async () => {
+  const kiosk = kioskToken('cua-nam');
+  const walkin = (service, priority) => daemon.post('/v1/points/cua-nam/tickets',
+    priority ? { service, priority } : { service }, { token: kiosk });
+  const first = await walkin('cu-tru');
+  const second = await walkin('cu-tru');
+  const other = await walkin('khai-sinh');
+  const elderly = await walkin('cu-tru', 'elderly');
+  for (const r of [first, second, other, elderly]) assert.equal(r.status, 201, r.text);
+  // A booking for the next slot, checked in now: it waits from its slot's start, after the walk-ins.
+  const booked = await daemon.post('/v1/bookings', {
+    point: 'cua-nam', service: 'cu-tru', date: '2026-11-23', start: '08:30', citizen_id: '001203004005',
+  }, { token: APP });
+  assert.equal(booked.status, 201, booked.text);
+  const checkin = await daemon.post('/v1/points/cua-nam/checkin', { code: booked.body.code }, { token: kiosk });
+  assert.equal(checkin.status, 200, checkin.text);
+
+  const { context, page } = await openConsole('cua-nam-2');
+  await signIn(page, counterToken('cua-nam-2'));
+  await page.locator('#console').waitFor({ state: 'visible', timeout: 5000 });
+  await markPage(page);
+  const order = [elderly, first, second, checkin].map((r) => r.body.number);
+  const rows = page.locator('#waiting li');
+  const numbers = () => rows.locator('.num').allTextContents();
+  await page.locator('#waiting li .num').first().waitFor({ timeout: 5000 });
+  assert.deepEqual(await numbers(), order, 'cu-tru only, the priority walk-in first, the booking last');
+  assert.equal(await page.locator('#waiting-total').textContent(), '4');
+  const head = rows.first();
+  assert.equal(await head.getAttribute('data-code'), elderly.body.code);
+  assert.equal(await head.locator('.svc').textContent(), 'Đăng ký thường trú');
+  assert.equal(await head.locator('.prio').textContent(), 'Người cao tuổi');
+  assert.equal(await rows.nth(1).locator('.prio').count(), 0, 'no mark without a priority');
+  assert.equal(await rows.nth(1).locator('.slot').count(), 0, 'a walk-in has no slot');
+  assert.equal(await rows.last().locator('.slot').textContent(), 'Đặt lịch, khung 08:30–09:00');
+  assert.equal(await page.locator(`#waiting [data-code="${other.body.code}"]`).count(), 0,
+    'not a service of this counter');
+  await screenshot(page, 'counter-waiting');
+
+  // Call next: the priority walk-in is called and leaves the list, without a reload.
+  await page.locator('[data-action="call-next"]:not([disabled])').click();
+  await page.locator('#current-number', { hasText: elderly.body.number }).waitFor({ timeout: 5000 });
+  await page.locator('#waiting-total', { hasText: /^3$/ }).waitFor({ timeout: 5000 });
+  assert.deepEqual(await numbers(), order.slice(1));
+  // While a ticket is being served, the numbers cannot be called from the list.
+  assert.equal(await rows.first().locator('.num').isDisabled(), true);
+  assert.ok(await pageWasNotReloaded(page));
+  await screenshot(page, 'counter-waiting-called');
+
+  // Done with it, a number in the list is called out of order with a click on it.
+  await page.keyboard.press('h');
+  await page.locator('#msg.info', { hasText: 'đã giải quyết xong' }).waitFor({ timeout: 5000 });
+  const pick = page.locator(`#waiting li[data-code="${second.body.code}"] .num:not([disabled])`);
+  await pick.click({ timeout: 5000 });
+  await page.locator('#current-number', { hasText: second.body.number }).waitFor({ timeout: 5000 });
+  await page.locator('#msg.info', { hasText: `Đã gọi số ${second.body.number}` }).waitFor();
+  assert.deepEqual(await numbers(), [first.body.number, checkin.body.number]);
+  const state = (await daemon.counterState('cua-nam-2')).body;
+  assert.equal(state.current.code, second.body.code);
+  assert.deepEqual(state.waiting.map((w) => w.number), [first.body.number, checkin.body.number]);
+
+  // Emptied: the list says so.
+  for (const next of [first, checkin]) {
+    await page.keyboard.press('h');
+    await page.locator('[data-action="call-next"]:not([disabled])').waitFor({ timeout: 5000 });
+    await page.keyboard.press('n');
+    await page.locator('#current-number', { hasText: next.body.number }).waitFor({ timeout: 5000 });
+  }
+  await page.locator('#waiting li.empty', { hasText: 'Không có ai đang chờ' }).waitFor({ timeout: 5000 });
+  assert.equal(await page.locator('#waiting-total').textContent(), '0');
+  await screenshot(page, 'counter-waiting-empty');
+  assert.ok(await pageWasNotReloaded(page));
+  await context.close();
+});
+
+test('a counter of two services counts each of them above its list', async () => {
+  const { context, page } = await openConsole('cua-nam-1');
+  await signIn(page, counterToken('cua-nam-1'));
+  await page.locator('#console').waitFor({ state: 'visible', timeout: 5000 });
+  const counts = page.locator('#waiting-counts');
+  await counts.waitFor({ state: 'visible', timeout: 5000 });
+  // The khai-sinh walk-in of the test before still waits; cu-tru has none left.
+  const pairs = await counts.locator('li').evaluateAll((ls) =>
+    ls.map((l) => [l.getAttribute('data-service'), l.querySelector('.count').textContent]));
+  assert.deepEqual(pairs, [['cu-tru', '0'], ['khai-sinh', '1']]);
+  assert.equal(await page.locator('#waiting li .num').count(), 1);
+  await screenshot(page, 'counter-waiting-two-services');
   await context.close();
 });
