@@ -52,6 +52,7 @@ struct token {
 
 struct limits {
 	int max_connections, per_ip_connections, connection_timeout;
+	int checkpoint_frames; /* WAL frames between checkpoints */
 };
 
 struct catalogue {

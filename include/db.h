@@ -39,7 +39,7 @@ int db_commit(void);
  * DONE(ARG, ok) once it, and everything committed before it, is on disk.
  */
 int db_commit_async(void (*done)(void *arg, int ok), void *arg);
-int db_pipeline_start(uv_loop_t *loop);
+int db_pipeline_start(uv_loop_t *loop, int checkpoint_frames);
 void db_pipeline_stop(void);
 /* A transaction is open, or a commit waits for the disk. */
 int db_busy(void);

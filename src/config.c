@@ -415,6 +415,8 @@ parse_root(struct catalogue *c, json_t *r, struct problems *pr)
 	    int_field(lim, "per_ip_connections", 256, 0, 1000000, "limits.", pr);
 	c->limits.connection_timeout =
 	    int_field(lim, "connection_timeout_seconds", 30, 1, 3600, "limits.", pr);
+	c->limits.checkpoint_frames =
+	    int_field(lim, "checkpoint_frames", 8192, 16, 1 << 24, "limits.", pr);
 	c->secret = str_field(r, "citizen_id_secret", 1, "", pr);
 	if (c->secret && strlen(c->secret) < 32)
 		problem(pr, "citizen_id_secret: must be at least 32 bytes");

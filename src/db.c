@@ -12,6 +12,14 @@
 #include "db.h"
 #include "log.h"
 
+/*
+ * Checkpoints: a worker thread copies the WAL into the database file every P.checkpoint_frames
+ * frames, on a connection of its own, while the loop goes on writing. The WAL starts again
+ * from its beginning only once every frame is copied and no commit came in between, which a
+ * steady stream of bookings may never allow: past WAL_FRAMES_MAX the loop copies the few
+ * frames left itself, and the next transaction rewinds the WAL.
+ */
+#define WAL_FRAMES_MAX (8 * P.checkpoint_frames)
 static sqlite3 *db;
 static sqlite3_stmt **statics[128]; /* slots filled by db_static, finalized at close */
 static int nstatics;
@@ -50,7 +58,15 @@ static struct {
 	struct batch *syncing;                 /* covered by the sync in flight */
 	int wal_frames;
 	struct timespec started;
+	int checkpoint_frames;
 } P = {.wal_fd = -1};
+
+static struct {
+	sqlite3 *db; /* used only by the worker thread, one checkpoint at a time */
+	uv_work_t work;
+	int in_flight, rc;
+	int mark; /* the WAL's frame count when the last checkpoint began */
+} K;
 
 sqlite3 *
 db_handle(void)
@@ -112,8 +128,11 @@ int
 db_open(const char *path, char *err, size_t errlen)
 {
 	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
-	/* One thread uses SQLite: no mutexes, no memory statistics (a global lock per malloc). */
-	sqlite3_config(SQLITE_CONFIG_SINGLETHREAD);
+	/*
+	 * Each connection is used by one thread at a time (the loop's; the checkpointer's on a
+	 * worker): no connection mutexes, and no memory statistics (a global lock per malloc).
+	 */
+	sqlite3_config(SQLITE_CONFIG_MULTITHREAD);
 	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 	if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "cannot open database %s: %s", path,
@@ -390,32 +409,75 @@ on_wal(void *arg, sqlite3 *d, const char *name, int frames)
 	return SQLITE_OK;
 }
 
-/* Copies the WAL into the database file now and then; FULL here syncs WAL and file first. */
+/* On a worker thread. Its connection is synchronous=FULL: the WAL is synced before any page
+ * is copied, and the database file after. */
+static void
+do_checkpoint(uv_work_t *w)
+{
+	(void)w;
+	K.rc = sqlite3_wal_checkpoint_v2(K.db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+}
+
+static void
+after_checkpoint(uv_work_t *w, int status)
+{
+	(void)w;
+	K.in_flight = 0;
+	if (status == 0 && K.rc != SQLITE_OK && K.rc != SQLITE_BUSY)
+		log_warn("checkpoint: %s", sqlite3_errstr(K.rc));
+}
+
 static void
 checkpoint_if_large(void)
 {
-	if (P.wal_frames < 8192)
+	if (K.in_flight)
 		return;
-	exec("PRAGMA synchronous=FULL");
-	if (sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL) != SQLITE_OK)
-		log_warn("checkpoint: %s", sqlite3_errmsg(db));
-	exec("PRAGMA synchronous=OFF");
-	P.wal_frames = 0;
+	if (P.wal_frames < K.mark)
+		K.mark = 0; /* the WAL was rewound */
+	if (P.wal_frames >= WAL_FRAMES_MAX || (K.db == NULL && P.wal_frames >= P.checkpoint_frames)) {
+		exec("PRAGMA synchronous=FULL");
+		if (sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL) != SQLITE_OK)
+			log_warn("checkpoint: %s", sqlite3_errmsg(db));
+		exec("PRAGMA synchronous=OFF");
+		K.mark = 0;
+	} else if (K.db && P.wal_frames - K.mark >= P.checkpoint_frames) {
+		K.mark = P.wal_frames;
+		if (uv_queue_work(P.loop, &K.work, do_checkpoint, after_checkpoint) == 0)
+			K.in_flight = 1;
+	}
+}
+
+/* The checkpointer's connection; without it the loop checkpoints by itself. */
+static void
+checkpointer_open(void)
+{
+	const char *path = sqlite3_db_filename(db, "main");
+	if (sqlite3_open_v2(path, &K.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK ||
+	    sqlite3_exec(K.db, "PRAGMA synchronous=FULL", NULL, NULL, NULL) != SQLITE_OK) {
+		log_warn("checkpoints on the loop: %s", K.db ? sqlite3_errmsg(K.db) : "out of memory");
+		sqlite3_close(K.db);
+		K.db = NULL;
+		return;
+	}
+	sqlite3_busy_timeout(K.db, 0);
 }
 
 int
-db_pipeline_start(uv_loop_t *loop)
+db_pipeline_start(uv_loop_t *loop, int checkpoint_frames)
 {
 	const char *wal = sqlite3_filename_wal(sqlite3_db_filename(db, "main"));
 	P.loop = loop;
+	P.checkpoint_frames = checkpoint_frames;
 	P.waiting_tail = &P.waiting;
 	if (wal == NULL || (P.wal_fd = open(wal, O_RDONLY | O_CLOEXEC)) < 0) {
 		log_error("cannot open the WAL %s: %s", wal ? wal : "?", strerror(errno));
 		return -1;
 	}
-	sqlite3_wal_hook(db, on_wal, NULL);
+	/* wal_autocheckpoint sets the WAL hook itself: ours must come after it, or it is lost. */
 	if (exec("PRAGMA wal_autocheckpoint=0; PRAGMA synchronous=OFF"))
 		return -1;
+	sqlite3_wal_hook(db, on_wal, NULL);
+	checkpointer_open();
 	return 0;
 }
 
@@ -476,6 +538,10 @@ db_commit_async(void (*done)(void *arg, int ok), void *arg)
 void
 db_pipeline_stop(void)
 {
+	/* The loop has run out: no checkpoint is in flight. */
+	if (K.db && sqlite3_close(K.db) != SQLITE_OK)
+		log_error("sqlite close: %s", sqlite3_errmsg(K.db));
+	K.db = NULL;
 	if (P.wal_fd >= 0)
 		close(P.wal_fd);
 	P.wal_fd = -1;

@@ -271,7 +271,7 @@ main(int argc, char **argv)
 		goto out_db;
 	}
 	uv_loop_init(&loop);
-	if (db_pipeline_start(&loop)) {
+	if (db_pipeline_start(&loop, cat->limits.checkpoint_frames)) {
 		fprintf(stderr, "hangdoid: cannot set up the commit pipeline for %s\n", cat->database);
 		close(fd);
 		goto out_loop;

@@ -179,6 +179,54 @@ def test_writes_in_flight_when_killed(make_daemon):
     assert dup == []
 
 
+def test_checkpoints_keep_the_wal_bounded_and_lose_nothing(make_daemon):
+    """The WAL is copied into the database file as it grows (limits.checkpoint_frames), by the
+    worker and, past eight times that, by the loop; it never grows without bound, and a crash
+    in the middle of it loses nothing acknowledged."""
+    config = big_catalogue()
+    config["limits"] = {"checkpoint_frames": 64}
+    d = make_daemon(config=config)
+    db = d.config["database"]
+    acked, wal_sizes, errors = {}, [], []
+    lock = threading.Lock()
+
+    def writer(t):
+        conn = d.connection(timeout=10)
+        for i in range(60):
+            citizen = "%012d" % (300000000000 + t * 1000 + i)
+            body = booking_body(citizen, date=[TUESDAY, WEDNESDAY, FRIDAY][i % 3],
+                                start=STARTS[(t + i) % len(STARTS)])
+            r = d.request("POST", "/v1/bookings", body, token=APP, conn=conn)
+            if r.status != 201:
+                errors.append(r)
+                continue
+            with lock:
+                acked[r.json["code"]] = r.json
+                wal_sizes.append(os.path.getsize(db + "-wal"))
+        conn.close()
+
+    threads = [threading.Thread(target=writer, args=(t,)) for t in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors[:3]
+    assert len(acked) == 360
+    # 8 x 64 frames of 1 KiB pages (each frame has a 24-byte header) before the loop steps
+    # in, and a batch of commits on top: without checkpoints it would pass 2 MB.
+    frame = 1024 + 24
+    assert max(wal_sizes) < 8 * 64 * frame + 400 * frame, max(wal_sizes)
+    assert os.path.getsize(db) > 100 * 1024, "no page was ever checkpointed into the file"
+    d.kill9()
+    d2 = restart(make_daemon, d)
+    assert_unchanged(d2, acked)
+    con = db_connect(db)
+    try:
+        assert con.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    finally:
+        con.close()
+
+
 def test_the_database_file(make_daemon):
     d = make_daemon()
     citizens = ["014052001893", "031190004417", "001099012345"]
