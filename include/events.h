@@ -10,9 +10,10 @@
 
 /* A call or recall was written in the open transaction; published once it is committed. */
 void events_call_written(const char *point, int64_t seq);
-/* The day's calls of POINT after SINCE, newest first, at most LIMIT (0 = all, oldest first). */
+/* The day's durable calls of POINT after SINCE, newest first, at most LIMIT (0 = all, oldest
+ * first). A call still waiting for its commit is left out, as it is from the streams. */
 json_t *events_calls(const char *point, int day, int64_t since, int limit);
-/* The last call seq of POINT today (0 if none). */
+/* The last durable call seq of POINT today (0 if none). */
 int64_t events_last_seq(const char *point);
 int events_init(uv_loop_t *loop);
 /* Answers every held display connection; new ones are refused. */

@@ -22,6 +22,21 @@
 #define STREAM_BUF_MAX 65536
 #define PING_SECONDS 10
 #define TICK_MS 250
+#define REPLAY_BATCH 16
+
+#define CALL_COLUMNS                                                                               \
+	"SELECT e.seq, t.number, e.detail, e.counter, e.at, e.action = 'recall' "                  \
+	"FROM event e JOIN ticket t ON t.id = e.ticket "
+
+/*
+ * A call written but not yet durable. Each is published by its own commit hook, so a call
+ * waits for its own transaction's sync, not an earlier one's.
+ */
+struct pending {
+	char point[ID_MAX + 1];
+	int64_t seq;
+	struct pending *next;
+};
 
 struct sub {
 	struct req *r;
@@ -31,8 +46,10 @@ struct sub {
 	/* stream */
 	char *buf;
 	size_t len;
-	int closing;
-	uv_poll_t *hangup; /* watches the socket: a display that vanishes is let go at once */
+	int closing, dropped;
+	int64_t sent_seq;     /* the last call queued to it: a call is never sent twice */
+	int64_t replay_after; /* replaying the day's calls after this seq; -1: live */
+	uv_poll_t *hangup;    /* watches the socket: a display that vanishes is let go at once */
 	/* waiter */
 	int64_t since;
 	uint64_t deadline_ms;
@@ -45,12 +62,15 @@ static struct {
 	struct sub *subs; /* every subscriber; a point is matched by name */
 	unsigned nstreams, nwaiters;
 	uint64_t last_ping_ms;
-	struct pending {
-		char point[ID_MAX + 1];
-		int64_t seq;
-	} *pending;
-	int npending, cappending, hooked;
+	struct pending *pending, *pending_last; /* in seq order */
 } E;
+
+/* Calls before this seq are durable; the first pending one and those after it may not be. */
+static int64_t
+durable_before(void)
+{
+	return E.pending ? E.pending->seq : INT64_MAX;
+}
 
 static json_t *
 call_row(sqlite3_stmt *st, const struct point *p)
@@ -71,14 +91,17 @@ events_calls(const char *point, int day, int64_t since, int limit)
 	static sqlite3_stmt *s_new, *s_old;
 	char date[11];
 	sqlite3_stmt *st =
-	    limit ? db_static(&s_new, "SELECT e.seq, t.number, e.detail, e.counter, e.at, "
-	                              "e.action = 'recall' FROM event e JOIN ticket t ON t.id = e.ticket "
-	                              "WHERE e.point = :p AND e.date = :d AND e.seq > :since AND "
-	                              "e.action IN ('call', 'recall') ORDER BY e.seq DESC LIMIT :n")
-	          : db_static(&s_old, "SELECT e.seq, t.number, e.detail, e.counter, e.at, "
-	                              "e.action = 'recall' FROM event e JOIN ticket t ON t.id = e.ticket "
-	                              "WHERE e.point = :p AND e.date = :d AND e.seq > :since AND "
-	                              "e.action IN ('call', 'recall') ORDER BY e.seq");
+	    limit ? db_static(&s_new,
+	                      "SELECT e.seq, t.number, e.detail, e.counter, e.at, "
+	                      "e.action = 'recall' FROM event e JOIN ticket t ON t.id = e.ticket "
+	                      "WHERE e.point = :p AND e.date = :d AND e.seq > :since AND "
+	                      "e.seq < :before AND e.action IN ('call', 'recall') "
+	                      "ORDER BY e.seq DESC LIMIT :n")
+	          : db_static(&s_old,
+	                      "SELECT e.seq, t.number, e.detail, e.counter, e.at, "
+	                      "e.action = 'recall' FROM event e JOIN ticket t ON t.id = e.ticket "
+	                      "WHERE e.point = :p AND e.date = :d AND e.seq > :since AND "
+	                      "e.seq < :before AND e.action IN ('call', 'recall') ORDER BY e.seq");
 	json_t *a = json_array();
 	if (st == NULL)
 		return a;
@@ -86,6 +109,7 @@ events_calls(const char *point, int day, int64_t since, int limit)
 	db_bind_text(st, ":p", point);
 	db_bind_text(st, ":d", date);
 	db_bind_int(st, ":since", since);
+	db_bind_int(st, ":before", durable_before());
 	if (limit)
 		db_bind_int(st, ":n", limit);
 	while (db_step(st) == 1)
@@ -100,13 +124,15 @@ events_last_seq(const char *point)
 	static sqlite3_stmt *s;
 	int64_t seq = 0;
 	char date[11];
-	sqlite3_stmt *st = db_static(&s, "SELECT max(seq) FROM event WHERE point = :p AND date = :d "
-	                                 "AND action IN ('call', 'recall')");
+	sqlite3_stmt *st =
+	    db_static(&s, "SELECT max(seq) FROM event WHERE point = :p AND date = :d "
+	                  "AND seq < :before AND action IN ('call', 'recall')");
 	if (st == NULL)
 		return 0;
 	date_format(local_day(clock_now(), cat->utc_offset), date);
 	db_bind_text(st, ":p", point);
 	db_bind_text(st, ":d", date);
+	db_bind_int(st, ":before", durable_before());
 	if (db_step(st) == 1)
 		seq = sqlite3_column_int64(st, 0);
 	sqlite3_reset(st);
@@ -133,6 +159,22 @@ events_display_json(const struct point *p, int64_t since)
 
 static void sub_unlink(struct sub *s);
 
+/* The call as an event-stream message; malloc'd (NULL without memory), its length in *N. */
+static char *
+call_message(json_t *call, size_t *n)
+{
+	char *data = json_dumps(call, JSON_COMPACT), *msg = NULL;
+	json_int_t seq = json_integer_value(json_object_get(call, "seq"));
+	if (data == NULL)
+		return NULL;
+	size_t cap = strlen(data) + 64;
+	if ((msg = malloc(cap)) != NULL)
+		*n = (size_t)snprintf(msg, cap, "id: %lld\nevent: call\ndata: %s\n\n",
+		                      (long long)seq, data);
+	free(data);
+	return msg;
+}
+
 /* Answers a long-poll waiter with the board after its SINCE and lets it go. */
 static void
 waiter_answer(struct sub *s)
@@ -148,95 +190,182 @@ waiter_answer(struct sub *s)
 	httpd_resume(r);
 }
 
+static int
+buf_append(struct sub *s, const char *data, size_t n)
+{
+	char *b = realloc(s->buf, s->len + n);
+	if (b == NULL)
+		return -1;
+	memcpy(b + s->len, data, n);
+	s->buf = b;
+	s->len += n;
+	return 0;
+}
+
+/*
+ * It cannot keep up: let it go now, rather than hold more for it or wait for libmicrohttpd's
+ * idle timeout (a display that reads nothing makes no progress, yet its socket buffers hold
+ * megabytes). A reset discards what its socket still holds; the display reconnects with its
+ * Last-Event-ID and gets the calls it missed.
+ */
+static void
+stream_drop(struct sub *s)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(s->r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	s->closing = s->dropped = 1;
+	free(s->buf);
+	s->buf = NULL;
+	s->len = 0;
+	if (ci) {
+		struct linger lg = {.l_onoff = 1, .l_linger = 0};
+		setsockopt(ci->connect_fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+		shutdown(ci->connect_fd, SHUT_RDWR);
+	}
+}
+
 static void
 stream_push(struct sub *s, const char *data, size_t n)
 {
 	if (s->closing)
 		return;
-	if (s->len + n > STREAM_BUF_MAX) {
-		/* It cannot keep up: close it rather than hold more for it. */
+	if (s->len + n > STREAM_BUF_MAX)
+		stream_drop(s);
+	else if (buf_append(s, data, n))
 		s->closing = 1;
-		free(s->buf);
-		s->buf = NULL;
-		s->len = 0;
-	} else {
-		char *b = realloc(s->buf, s->len + n);
-		if (b == NULL) {
-			s->closing = 1;
-		} else {
-			memcpy(b + s->len, data, n);
-			s->buf = b;
-			s->len += n;
-		}
-	}
 	httpd_resume(s->r);
 }
 
 static void
-stream_push_call(struct sub *s, json_t *call)
+stream_push_call(struct sub *s, int64_t seq, const char *msg, size_t n)
 {
-	char *data = json_dumps(call, JSON_COMPACT);
-	json_int_t seq = json_integer_value(json_object_get(call, "seq"));
-	if (data == NULL)
+	/* While it replays, the replay reads this call too, in its turn. */
+	if (seq <= s->sent_seq || s->replay_after >= 0)
 		return;
-	size_t cap = strlen(data) + 64;
-	char *msg = malloc(cap);
-	if (msg) {
-		int n = snprintf(msg, cap, "id: %lld\nevent: call\ndata: %s\n\n", (long long)seq, data);
-		stream_push(s, msg, (size_t)n);
-		free(msg);
-	}
-	free(data);
+	s->sent_seq = seq;
+	stream_push(s, msg, n);
 }
 
+/* Sends the call SEQ of POINT, now durable, to the point's streams and waiters. */
 static void
 publish(const char *point, int64_t seq)
 {
-	int today = local_day(clock_now(), cat->utc_offset);
-	json_t *calls = events_calls(point, today, seq - 1, 1);
-	json_t *call = json_array_get(calls, 0);
-	struct sub *s = E.subs, *next;
-	if (call == NULL || json_integer_value(json_object_get(call, "seq")) != seq) {
-		json_decref(calls);
+	static sqlite3_stmt *s_call;
+	sqlite3_stmt *st =
+	    db_static(&s_call, CALL_COLUMNS "WHERE e.seq = :seq AND e.point = :p AND "
+	                                    "e.action IN ('call', 'recall')");
+	json_t *call = NULL;
+	char *msg = NULL;
+	size_t n = 0;
+	struct sub *s, *next;
+	if (st == NULL)
 		return;
-	}
-	for (; s; s = next) {
+	db_bind_int(st, ":seq", seq);
+	db_bind_text(st, ":p", point);
+	if (db_step(st) == 1)
+		call = call_row(st, NULL);
+	sqlite3_reset(st);
+	if (call == NULL) /* rolled back with the request that wrote it */
+		return;
+	msg = call_message(call, &n); /* formatted once for every stream */
+	for (s = E.subs; s; s = next) {
 		next = s->next;
 		if (strcmp(s->point, point) != 0)
 			continue;
-		if (s->stream)
-			stream_push_call(s, call);
-		else if (seq > s->since)
+		if (s->stream) {
+			if (msg)
+				stream_push_call(s, seq, msg, n);
+		} else if (seq > s->since) {
 			waiter_answer(s);
+		}
 	}
-	json_decref(calls);
+	free(msg);
+	json_decref(call);
 }
 
+/* The transaction of one call is durable (OK), or failed: publish it, or forget it. */
 static void
 on_commit(void *arg, int ok)
 {
-	(void)arg;
-	E.hooked = 0;
-	for (int i = 0; ok && i < E.npending; i++)
-		publish(E.pending[i].point, E.pending[i].seq);
-	E.npending = 0;
+	struct pending *p = arg, *prev = NULL, *q;
+	for (q = E.pending; q && q != p; q = q->next)
+		prev = q;
+	if (q) {
+		if (prev)
+			prev->next = q->next;
+		else
+			E.pending = q->next;
+		if (E.pending_last == q)
+			E.pending_last = prev;
+	}
+	if (ok)
+		publish(p->point, p->seq);
+	free(p);
 }
 
 void
 events_call_written(const char *point, int64_t seq)
 {
-	if (E.npending == E.cappending) {
-		int cap = E.cappending ? E.cappending * 2 : 32;
-		struct pending *p = realloc(E.pending, cap * sizeof *p);
-		if (p == NULL)
-			return;
-		E.pending = p;
-		E.cappending = cap;
+	struct pending *p = calloc(1, sizeof *p);
+	if (p == NULL)
+		return;
+	snprintf(p->point, sizeof p->point, "%s", point);
+	p->seq = seq;
+	if (db_on_commit(on_commit, p)) {
+		free(p);
+		return;
 	}
-	snprintf(E.pending[E.npending].point, sizeof E.pending[0].point, "%s", point);
-	E.pending[E.npending++].seq = seq;
-	if (!E.hooked && db_on_commit(on_commit, NULL) == 0)
-		E.hooked = 1;
+	if (E.pending_last)
+		E.pending_last->next = p;
+	else
+		E.pending = p;
+	E.pending_last = p;
+}
+
+/*
+ * The next few of the day's calls after the stream's Last-Event-ID, read as the display takes
+ * them: a long day is more than a stream holds for a live reader. Only durable calls (before
+ * the first one still waiting for its commit): the others come live once they are durable.
+ */
+static void
+replay_more(struct sub *s)
+{
+	static sqlite3_stmt *s_replay;
+	sqlite3_stmt *st = db_static(&s_replay, CALL_COLUMNS
+	                             "WHERE e.point = :p AND e.date = :d AND e.seq > :after AND "
+	                             "e.seq < :before AND e.action IN ('call', 'recall') "
+	                             "ORDER BY e.seq LIMIT :n");
+	char date[11];
+	int rows = 0;
+	if (st == NULL) {
+		s->replay_after = -1;
+		return;
+	}
+	date_format(local_day(clock_now(), cat->utc_offset), date);
+	db_bind_text(st, ":p", s->point);
+	db_bind_text(st, ":d", date);
+	db_bind_int(st, ":after", s->replay_after);
+	db_bind_int(st, ":before", durable_before());
+	db_bind_int(st, ":n", REPLAY_BATCH);
+	while (db_step(st) == 1) {
+		json_t *call = call_row(st, NULL);
+		int64_t seq = sqlite3_column_int64(st, 0);
+		size_t n = 0;
+		char *msg = call ? call_message(call, &n) : NULL;
+		json_decref(call);
+		rows++;
+		s->replay_after = seq;
+		if (msg == NULL || buf_append(s, msg, n)) {
+			free(msg);
+			s->closing = 1;
+			break;
+		}
+		free(msg);
+		s->sent_seq = seq;
+	}
+	sqlite3_reset(st);
+	if (rows < REPLAY_BATCH)
+		s->replay_after = -1;
 }
 
 static void
@@ -319,7 +448,12 @@ stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 	struct sub *s = r->hold;
 	(void)pos;
 	if (s == NULL || s->closing)
-		return MHD_CONTENT_READER_END_OF_STREAM;
+		return s && s->dropped ? MHD_CONTENT_READER_END_WITH_ERROR
+		                       : MHD_CONTENT_READER_END_OF_STREAM;
+	if (s->len == 0 && s->replay_after >= 0)
+		replay_more(s);
+	if (s->closing)
+		return MHD_CONTENT_READER_END_WITH_ERROR;
 	if (s->len == 0) {
 		/* Nothing to send: park the connection until a call or a ping. */
 		httpd_suspend(r);
@@ -383,8 +517,12 @@ events_stream(struct req *r, const char *point)
 	}
 	s->r = r;
 	s->stream = 1;
+	s->replay_after = -1;
 	snprintf(s->point, sizeof s->point, "%s", point);
-	r->response = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, r, NULL);
+	/* The block is only used by an HTTP/1.0 (unchunked) stream, but every stream allocates
+	 * it and it shows in the memory of 10,000 displays: kept small, as events are. */
+	r->response =
+	    MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 1024, stream_read, r, NULL);
 	if (r->response == NULL) {
 		free(s);
 		reply_error(r, E_UNAVAILABLE, NULL, "out of memory");
@@ -403,12 +541,8 @@ events_stream(struct req *r, const char *point)
 	if (last) {
 		char *end;
 		long long since = strtoll(last, &end, 10);
-		if (*last && *end == 0 && since >= 0) {
-			json_t *calls = events_calls(point, local_day(clock_now(), cat->utc_offset), since, 0);
-			for (size_t i = 0; i < json_array_size(calls); i++)
-				stream_push_call(s, json_array_get(calls, i));
-			json_decref(calls);
-		}
+		if (*last && *end == 0 && since >= 0)
+			s->replay_after = since; /* read as the display takes it: see replay_more */
 	}
 	tick_start();
 }
@@ -466,12 +600,10 @@ events_shutdown(void)
 	}
 }
 
+/* A call still pending is freed by its commit hook, which the last commit runs. */
 void
 events_close(void)
 {
-	free(E.pending);
-	E.pending = NULL;
-	E.npending = E.cappending = 0;
 	if (E.tick_ready) {
 		E.tick_ready = 0;
 		uv_close((uv_handle_t *)&E.tick, NULL);

@@ -45,8 +45,9 @@ test('sign in, call next with a click, complete with the keyboard shortcut', asy
 
   await signIn(page, counterToken('cua-nam-2'));
   await page.locator('#console').waitFor({ state: 'visible', timeout: 5000 });
-  assert.equal(await page.locator('#counter-name').textContent(), 'Quầy 2');
-  assert.equal(await page.locator('#state').textContent(), 'Đang mở');
+  // The console is shown before the counter is read: wait for its name and state.
+  await page.locator('#counter-name', { hasText: /^Quầy 2$/ }).waitFor({ timeout: 5000 });
+  await page.locator('#state', { hasText: /^Đang mở$/ }).waitFor({ timeout: 5000 });
   await page.locator('#point-name', { hasText: 'Phường Cửa Nam' }).waitFor();
   // The one waiting ticket of the counter's only service, and the total in the heading.
   await page.locator(`#waiting li[data-code="${t.body.code}"] .num`, { hasText: t.body.number }).waitFor({ timeout: 5000 });
