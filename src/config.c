@@ -416,7 +416,7 @@ parse_root(struct catalogue *c, json_t *r, struct problems *pr)
 	c->limits.connection_timeout =
 	    int_field(lim, "connection_timeout_seconds", 30, 1, 3600, "limits.", pr);
 	c->limits.checkpoint_frames =
-	    int_field(lim, "checkpoint_frames", 8192, 16, 1 << 24, "limits.", pr);
+	    int_field(lim, "checkpoint_frames", 32768, 16, 1 << 24, "limits.", pr);
 	c->secret = str_field(r, "citizen_id_secret", 1, "", pr);
 	if (c->secret && strlen(c->secret) < 32)
 		problem(pr, "citizen_id_secret: must be at least 32 bytes");
