@@ -1,17 +1,20 @@
 """One daemon run through every kind of request, ending on SIGTERM with exit status 0.
 
 `tests/run valgrind` runs this file with the daemon under valgrind (leaks are errors, exit 99),
-so it touches every path that allocates: bookings, the queue, feeds held open, reload, stats.
+so it touches every path that allocates: bookings, the queue, feeds held open, reload, stats,
+and checkpoints (a tiny limits.checkpoint_frames puts both the worker's and the loop's to work).
 """
 import socket
 import threading
 import time
 
-from conftest import ADMIN, APP, MONDAY, counter_token, kiosk_token
+from conftest import ADMIN, APP, MONDAY, catalogue, counter_token, kiosk_token
 
 
-def test_a_day_of_requests_then_a_clean_stop(daemon):
-    d = daemon
+def test_a_day_of_requests_then_a_clean_stop(make_daemon):
+    config = catalogue()
+    config["limits"] = {"checkpoint_frames": 16}
+    d = make_daemon(config=config)
     # bookings: made, refused, moved, cancelled, replayed
     a = d.book("001234567890", start="09:00")
     assert a.status == 201, a
