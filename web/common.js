@@ -139,8 +139,16 @@ var Hangdoi = (function () {
     return m ? m[3] + "/" + m[2] + "/" + m[1] : date || "";
   }
 
+  /* The page's message line (#msg): KIND is its class (info, error); no text hides it. */
+  function show(kind, text) {
+    var m = document.getElementById("msg");
+    m.className = "msg " + kind;
+    m.textContent = text;
+    m.hidden = !text;
+  }
+
   return {
     url: url, pathId: pathId, api: api, ApiError: ApiError, el: el, clear: clear,
-    hhmm: hhmm, dmy: dmy, STATUS: STATUS, PRIORITY: PRIORITY, ERRORS: ERRORS
+    hhmm: hhmm, dmy: dmy, show: show, STATUS: STATUS, PRIORITY: PRIORITY, ERRORS: ERRORS
   };
 })();

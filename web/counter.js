@@ -29,12 +29,7 @@
 
   function $(x) { return document.getElementById(x); }
 
-  function show(kind, text) {
-    var m = $("msg");
-    m.className = "msg " + kind;
-    m.textContent = text;
-    m.hidden = !text;
-  }
+  var show = H.show;
 
   function showError(e) {
     show("error", "Lỗi: " + (e && e.message ? e.message : String(e)));

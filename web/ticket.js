@@ -16,12 +16,7 @@
 
   function $(x) { return document.getElementById(x); }
 
-  function show(kind, text) {
-    var m = $("msg");
-    m.className = "msg " + kind;
-    m.textContent = text;
-    m.hidden = !text;
-  }
+  var show = H.show;
 
   function loadPoint(pid) {
     if (point && point.id === pid) return Promise.resolve();

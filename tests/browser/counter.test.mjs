@@ -1,30 +1,17 @@
 // The counter console (/counter/{counter}): sign in once with the counter's token, act with
 // buttons and keyboard shortcuts, see the API's errors in Vietnamese with their codes.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import {
-  APP, counterToken, kioskToken, launchBrowser, markPage, pageWasNotReloaded, screenshot, startDaemon,
+  APP, counterToken, kioskToken, markPage, openPage, pageWasNotReloaded, screenshot, withDaemonAndBrowser,
 } from './harness.mjs';
 
 let daemon;
 let browser;
+withDaemonAndBrowser((d, b) => { daemon = d; browser = b; });
 
-before(async () => {
-  daemon = await startDaemon();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  if (browser) await browser.close();
-  if (daemon) assert.equal(await daemon.stop(), 0, 'hangdoid must exit 0 on SIGTERM');
-});
-
-async function openConsole(counter) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'vi-VN' });
-  const page = await context.newPage();
-  const res = await page.goto(`${daemon.base}/counter/${counter}`);
-  assert.equal(res.status(), 200);
-  return { context, page };
+function openConsole(counter) {
+  return openPage(browser, daemon, `/counter/${counter}`, { width: 1280, height: 800 });
 }
 
 async function signIn(page, token) {

@@ -1,21 +1,12 @@
 // The hall display (/display/{point}): live calls from the event stream, recalls highlighted
 // again, and the long-poll fallback where an event stream cannot be had.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { ADMIN, launchBrowser, markPage, pageWasNotReloaded, screenshot, startDaemon } from './harness.mjs';
+import { test } from 'node:test';
+import { ADMIN, markPage, pageWasNotReloaded, screenshot, withDaemonAndBrowser } from './harness.mjs';
 
 let daemon;
 let browser;
-
-before(async () => {
-  daemon = await startDaemon();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  if (browser) await browser.close();
-  if (daemon) assert.equal(await daemon.stop(), 0, 'hangdoid must exit 0 on SIGTERM');
-});
+withDaemonAndBrowser((d, b) => { daemon = d; browser = b; });
 
 async function openDisplay(point, { noEventSource = false, refuseStream = false } = {}) {
   const context = await browser.newContext({ viewport: { width: 1600, height: 900 }, locale: 'vi-VN' });

@@ -1,11 +1,13 @@
 // The browser tests' harness: a real hangdoid on a free loopback port with a temporary
 // config and database and the test clock (Monday 2026-11-23 08:00 in Hanoi), the same
 // catalogue as tests/integration/conftest.py, and headless Chromium driven by playwright-core.
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
@@ -159,6 +161,33 @@ export async function startDaemon() {
 
 export function launchBrowser() {
   return chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'], headless: true });
+}
+
+/**
+ * One daemon and one browser for a test file: started before its tests (handed to READY),
+ * closed after them; the daemon must exit 0 on SIGTERM.
+ */
+export function withDaemonAndBrowser(ready) {
+  let daemon;
+  let browser;
+  before(async () => {
+    daemon = await startDaemon();
+    browser = await launchBrowser();
+    ready(daemon, browser);
+  });
+  after(async () => {
+    if (browser) await browser.close();
+    if (daemon) assert.equal(await daemon.stop(), 0, 'hangdoid must exit 0 on SIGTERM');
+  });
+}
+
+/** Opens the daemon's PATH in a new context of the given viewport, in Vietnamese; a 200. */
+export async function openPage(browser, daemon, urlPath, viewport) {
+  const context = await browser.newContext({ viewport, locale: 'vi-VN' });
+  const page = await context.newPage();
+  const res = await page.goto(`${daemon.base}${urlPath}`);
+  assert.equal(res.status(), 200);
+  return { context, page, res };
 }
 
 /** Saves a screenshot as tests/artifacts/NAME.png. */

@@ -1,29 +1,15 @@
 // The citizen's ticket page (/ticket/{code}, where the QR code leads): number, service,
 // status in Vietnamese, position and wait, kept up to date without a reload.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { launchBrowser, markPage, pageWasNotReloaded, screenshot, startDaemon } from './harness.mjs';
+import { test } from 'node:test';
+import { markPage, openPage, pageWasNotReloaded, screenshot, withDaemonAndBrowser } from './harness.mjs';
 
 let daemon;
 let browser;
+withDaemonAndBrowser((d, b) => { daemon = d; browser = b; });
 
-before(async () => {
-  daemon = await startDaemon();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  if (browser) await browser.close();
-  if (daemon) assert.equal(await daemon.stop(), 0, 'hangdoid must exit 0 on SIGTERM');
-});
-
-async function openTicket(code) {
-  // A phone's screen.
-  const context = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: 'vi-VN' });
-  const page = await context.newPage();
-  const res = await page.goto(`${daemon.base}/ticket/${code}`);
-  assert.equal(res.status(), 200);
-  return { context, page };
+function openTicket(code) {
+  return openPage(browser, daemon, `/ticket/${code}`, { width: 390, height: 844 }); // a phone
 }
 
 test('the position goes from 2 to 1 without a reload, then the call shows', async () => {

@@ -31,13 +31,6 @@ setup(void **state)
 	return 0;
 }
 
-static int
-teardown(void **state)
-{
-	(void)state;
-	unit_db_close();
-	return 0;
-}
 
 /* Looks KEY of CLIENT up as the daemon does at NOW (keys younger than 24 h). */
 static int
@@ -226,13 +219,13 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(same_key_answers_the_first_answer, setup, teardown),
-	    cmocka_unit_test_setup_teardown(unknown_key_is_not_found, setup, teardown),
-	    cmocka_unit_test_setup_teardown(keys_are_per_client, setup, teardown),
-	    cmocka_unit_test_setup_teardown(keys_last_24_hours, setup, teardown),
-	    cmocka_unit_test_setup_teardown(old_keys_are_forgotten, setup, teardown),
-	    cmocka_unit_test_setup_teardown(booking_keeps_its_answer, setup, teardown),
-	    cmocka_unit_test_setup_teardown(refused_booking_takes_no_key, setup, teardown),
+	    cmocka_unit_test_setup_teardown(same_key_answers_the_first_answer, setup, unit_db_teardown),
+	    cmocka_unit_test_setup_teardown(unknown_key_is_not_found, setup, unit_db_teardown),
+	    cmocka_unit_test_setup_teardown(keys_are_per_client, setup, unit_db_teardown),
+	    cmocka_unit_test_setup_teardown(keys_last_24_hours, setup, unit_db_teardown),
+	    cmocka_unit_test_setup_teardown(old_keys_are_forgotten, setup, unit_db_teardown),
+	    cmocka_unit_test_setup_teardown(booking_keeps_its_answer, setup, unit_db_teardown),
+	    cmocka_unit_test_setup_teardown(refused_booking_takes_no_key, setup, unit_db_teardown),
 	};
 	return cmocka_run_group_tests_name("idempotency", tests, NULL, NULL);
 }

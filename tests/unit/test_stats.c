@@ -267,13 +267,6 @@ setup_db(void **state)
 	return 0;
 }
 
-static int
-teardown_db(void **state)
-{
-	(void)state;
-	unit_db_close();
-	return 0;
-}
 
 /*
  * wait = first called_at - the time the ticket began waiting (check-in or issue); service =
@@ -348,7 +341,7 @@ main(void)
 	    cmocka_unit_test(called_not_served_has_no_service_time),
 	    cmocka_unit_test(many_tickets),
 	    cmocka_unit_test(fields_in_the_contracts_order),
-	    cmocka_unit_test_setup_teardown(a_day_from_the_database, setup_db, teardown_db),
+	    cmocka_unit_test_setup_teardown(a_day_from_the_database, setup_db, unit_db_teardown),
 	};
 	return cmocka_run_group_tests_name("stats", tests, NULL, NULL);
 }

@@ -37,13 +37,6 @@ setup(void **state)
 	return 0;
 }
 
-static int
-teardown(void **state)
-{
-	(void)state;
-	unit_db_close();
-	return 0;
-}
 
 /* An instant of DAY at "HH:MM" in +07:00. */
 static int64_t
@@ -533,20 +526,20 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(entitlement_of_bookings_and_walkins, setup, teardown),
-	    cmocka_unit_test_setup_teardown(counter_calls_only_its_services, setup, teardown),
-	    cmocka_unit_test_setup_teardown(transfer_keeps_its_place, setup, teardown),
-	    cmocka_unit_test_setup_teardown(fairness_across_calls, setup, teardown),
-	    cmocka_unit_test_setup_teardown(positions_and_eta, setup, teardown),
-	    cmocka_unit_test_setup_teardown(one_called_ticket_per_counter, setup, teardown),
-	    cmocka_unit_test_setup_teardown(recalls_up_to_max_calls, setup, teardown),
-	    cmocka_unit_test_setup_teardown(parked_ticket_waits_outside_the_order, setup, teardown),
-	    cmocka_unit_test_setup_teardown(checkin_window, setup, teardown),
-	    cmocka_unit_test_setup_teardown(end_of_day_expires_what_waits, setup, teardown),
-	    cmocka_unit_test_setup_teardown(numbers_count_per_service_and_day, setup, teardown),
-	    cmocka_unit_test_setup_teardown(capacity_and_cancellation, setup, teardown),
-	    cmocka_unit_test_setup_teardown(duplicate_and_too_many_bookings, setup, teardown),
-	    cmocka_unit_test_setup_teardown(moving_a_booking, setup, teardown),
+	    cmocka_unit_test_setup_teardown(entitlement_of_bookings_and_walkins, setup, unit_db_teardown),
+	    cmocka_unit_test_setup_teardown(counter_calls_only_its_services, setup, unit_db_teardown),
+	    cmocka_unit_test_setup_teardown(transfer_keeps_its_place, setup, unit_db_teardown),
+	    cmocka_unit_test_setup_teardown(fairness_across_calls, setup, unit_db_teardown),
+	    cmocka_unit_test_setup_teardown(positions_and_eta, setup, unit_db_teardown),
+	    cmocka_unit_test_setup_teardown(one_called_ticket_per_counter, setup, unit_db_teardown),
+	    cmocka_unit_test_setup_teardown(recalls_up_to_max_calls, setup, unit_db_teardown),
+	    cmocka_unit_test_setup_teardown(parked_ticket_waits_outside_the_order, setup, unit_db_teardown),
+	    cmocka_unit_test_setup_teardown(checkin_window, setup, unit_db_teardown),
+	    cmocka_unit_test_setup_teardown(end_of_day_expires_what_waits, setup, unit_db_teardown),
+	    cmocka_unit_test_setup_teardown(numbers_count_per_service_and_day, setup, unit_db_teardown),
+	    cmocka_unit_test_setup_teardown(capacity_and_cancellation, setup, unit_db_teardown),
+	    cmocka_unit_test_setup_teardown(duplicate_and_too_many_bookings, setup, unit_db_teardown),
+	    cmocka_unit_test_setup_teardown(moving_a_booking, setup, unit_db_teardown),
 	};
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }

@@ -45,4 +45,13 @@ unit_db_close(void)
 	rmdir(unit_dir);
 }
 
+/* The cmocka teardown of a test with a database. */
+static inline int
+unit_db_teardown(void **state)
+{
+	(void)state;
+	unit_db_close();
+	return 0;
+}
+
 #endif
