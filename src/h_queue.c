@@ -217,6 +217,18 @@ recall(struct req *r)
 	called(r, e, &t);
 }
 
+/* The answer to an action on the counter's current ticket. */
+static void
+acted(struct req *r, enum err e, const struct ticket *t)
+{
+	if (e == E_INVALID_STATE)
+		reply_error(r, e, NULL, "the counter has no ticket called");
+	else if (e != E_OK)
+		reply_error(r, e, NULL, NULL);
+	else
+		reply_json(r, 200, json_pack("{s:o}", "ticket", ticket_json(t, VIEW_STAFF)));
+}
+
 static void
 finish(struct req *r, enum tstatus to)
 {
@@ -224,13 +236,7 @@ finish(struct req *r, enum tstatus to)
 	struct ticket t;
 	if (k == NULL)
 		return;
-	enum err e = store_finish(k, to, r->tok->name, clock_now(), &t);
-	if (e == E_INVALID_STATE)
-		reply_error(r, e, NULL, "the counter has no ticket called");
-	else if (e != E_OK)
-		reply_error(r, e, NULL, NULL);
-	else
-		reply_json(r, 200, json_pack("{s:o}", "ticket", ticket_json(&t, VIEW_STAFF)));
+	acted(r, store_finish(k, to, r->tok->name, clock_now(), &t), &t);
 }
 
 static void
@@ -264,13 +270,7 @@ transfer(struct req *r)
 		reply_error(r, E_NOT_FOUND, "service", "no service %s at %s", sid, k->point->id);
 		return;
 	}
-	enum err e = store_transfer(k, s, r->tok->name, clock_now(), &t);
-	if (e == E_INVALID_STATE)
-		reply_error(r, e, NULL, "the counter has no ticket called");
-	else if (e != E_OK)
-		reply_error(r, e, NULL, NULL);
-	else
-		reply_json(r, 200, json_pack("{s:o}", "ticket", ticket_json(&t, VIEW_STAFF)));
+	acted(r, store_transfer(k, s, r->tok->name, clock_now(), &t), &t);
 }
 
 static int
