@@ -11,6 +11,7 @@
 #include "builtin.h"
 #include "db.h"
 #include "log.h"
+#include "walbuf.h"
 
 /*
  * Checkpoints: a worker thread copies the WAL into the database file every P.checkpoint_frames
@@ -134,6 +135,8 @@ db_open(const char *path, char *err, size_t errlen)
 	 */
 	sqlite3_config(SQLITE_CONFIG_MULTITHREAD);
 	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+	if (walbuf_register())
+		log_warn("the WAL-gathering VFS could not be registered: one write a frame");
 	if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "cannot open database %s: %s", path,
 		         db ? sqlite3_errmsg(db) : "out of memory");
@@ -418,6 +421,8 @@ do_checkpoint(uv_work_t *w)
 	K.rc = sqlite3_wal_checkpoint_v2(K.db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 }
 
+static void checkpoint_start(void);
+
 static void
 after_checkpoint(uv_work_t *w, int status)
 {
@@ -425,6 +430,20 @@ after_checkpoint(uv_work_t *w, int status)
 	K.in_flight = 0;
 	if (status == 0 && K.rc != SQLITE_OK && K.rc != SQLITE_BUSY)
 		log_warn("checkpoint: %s", sqlite3_errstr(K.rc));
+	/*
+	 * Under load, keep close behind the writer, so that what the loop must copy itself stays
+	 * small; past WAL_FRAMES_MAX, step aside for the loop's own copy at its next commit.
+	 */
+	else if (P.wal_frames < WAL_FRAMES_MAX && P.wal_frames - K.mark >= P.checkpoint_frames / 8)
+		checkpoint_start();
+}
+
+static void
+checkpoint_start(void)
+{
+	K.mark = P.wal_frames;
+	if (uv_queue_work(P.loop, &K.work, do_checkpoint, after_checkpoint) == 0)
+		K.in_flight = 1;
 }
 
 static void
@@ -441,9 +460,7 @@ checkpoint_if_large(void)
 		exec("PRAGMA synchronous=OFF");
 		K.mark = 0;
 	} else if (K.db && P.wal_frames - K.mark >= P.checkpoint_frames) {
-		K.mark = P.wal_frames;
-		if (uv_queue_work(P.loop, &K.work, do_checkpoint, after_checkpoint) == 0)
-			K.in_flight = 1;
+		checkpoint_start();
 	}
 }
 
@@ -477,6 +494,8 @@ db_pipeline_start(uv_loop_t *loop, int checkpoint_frames)
 	if (exec("PRAGMA wal_autocheckpoint=0; PRAGMA synchronous=OFF"))
 		return -1;
 	sqlite3_wal_hook(db, on_wal, NULL);
+	if (walbuf_attach(db))
+		log_warn("WAL frames not gathered: one write a frame");
 	checkpointer_open();
 	return 0;
 }
@@ -505,6 +524,11 @@ db_commit_async(void (*done)(void *arg, int ok), void *arg)
 			ok = 0;
 			if (!sqlite3_get_autocommit(db))
 				exec("ROLLBACK");
+		} else if (walbuf_failed(db)) {
+			/* SQLite holds the batch for written; the file does not: trust nothing since. */
+			log_error("writing the WAL failed; refusing further writes");
+			P.failed = 1;
+			ok = 0;
 		}
 	} else if (P.syncing == NULL && P.waiting == NULL) {
 		/* Nothing written and nothing waiting for the disk: durable already. */
