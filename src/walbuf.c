@@ -39,6 +39,7 @@ static int
 flush(struct wfile *f)
 {
 	int rc = SQLITE_OK;
+	f->commit = 0;
 	if (f->len == 0)
 		return SQLITE_OK;
 	for (size_t done = 0; rc == SQLITE_OK && done < f->len; done += WRITE_MAX) {
