@@ -26,7 +26,7 @@ int query_string(struct req *r, const char *name, int required, int (*check)(con
                  const char **out);
 int query_date(struct req *r, const char *name, int required, int *day, int *given);
 
-/* HMAC-SHA-256 of a citizen id with the configured secret, as hex. */
-void citizen_hash(const char *id, char out[65]);
+/* HMAC-SHA-256 of a citizen id with the configured secret, as hex; -1 if libcrypto fails. */
+int citizen_hash(const char *id, char out[65]);
 
 #endif

@@ -1,45 +1,23 @@
 /* audit.c: the hash chain over event rows; a changed, inserted or removed row breaks it. */
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "audit.h"
 #include "db.h"
+#include "digest.h"
 
-void
+int
 audit_hash(const char *prev, int64_t seq, const char *point, const char *date, int64_t at,
            const char *code, const char *action, const char *actor, const char *counter,
            const char *detail, char out[65])
 {
-	unsigned char md[32];
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	char num[48];
-	const char *parts[10];
-	int n = 0;
-	parts[n++] = prev;
-	snprintf(num, sizeof num, "%lld", (long long)seq);
-	parts[n++] = num;
-	parts[n++] = point;
-	parts[n++] = date;
-	char at_s[24];
+	char seq_s[24], at_s[24];
+	snprintf(seq_s, sizeof seq_s, "%lld", (long long)seq);
 	snprintf(at_s, sizeof at_s, "%lld", (long long)at);
-	parts[n++] = at_s;
-	parts[n++] = code;
-	parts[n++] = action;
-	parts[n++] = actor;
-	parts[n++] = counter ? counter : "";
-	parts[n++] = detail ? detail : "";
-	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-	for (int i = 0; i < n; i++) {
-		if (i)
-			EVP_DigestUpdate(ctx, "|", 1);
-		EVP_DigestUpdate(ctx, parts[i], strlen(parts[i]));
-	}
-	EVP_DigestFinal_ex(ctx, md, NULL);
-	EVP_MD_CTX_free(ctx);
-	for (int i = 0; i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	const char *parts[] = {prev, seq_s, point, date, at_s, code, action, actor,
+	                       counter ? counter : "", detail ? detail : ""};
+	return digest_sha256(parts, (int)(sizeof parts / sizeof parts[0]), out);
 }
 
 /* Walks each point's events in chain order: (date, seq), the order they were hashed in. */
@@ -79,10 +57,14 @@ audit_verify(char *why, size_t cap)
 		}
 		char h[65];
 		int64_t seq = sqlite3_column_int64(st, 0);
-		audit_hash(last[i].hash, seq, point, db_col_text(st, 2), sqlite3_column_int64(st, 3),
-		           db_col_text(st, 4), db_col_text(st, 5), db_col_text(st, 6),
-		           (const char *)sqlite3_column_text(st, 7),
-		           (const char *)sqlite3_column_text(st, 8), h);
+		if (audit_hash(last[i].hash, seq, point, db_col_text(st, 2), sqlite3_column_int64(st, 3),
+		               db_col_text(st, 4), db_col_text(st, 5), db_col_text(st, 6),
+		               (const char *)sqlite3_column_text(st, 7),
+		               (const char *)sqlite3_column_text(st, 8), h)) {
+			snprintf(why, cap, "cannot hash: libcrypto failed");
+			rc = -1;
+			goto out;
+		}
 		if (strcmp(h, db_col_text(st, 9)) != 0) {
 			snprintf(why, cap, "event %lld (point %s): hash does not match its row and the chain "
 			                   "before it",

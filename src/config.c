@@ -1,6 +1,5 @@
 /* config.c: load and validate the JSON configuration; the only place that knows its shape. */
 #include <openssl/crypto.h>
-#include <openssl/sha.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +7,7 @@
 
 #include "config.h"
 #include "dates.h"
+#include "digest.h"
 
 struct catalogue *cat;
 
@@ -363,7 +363,8 @@ parse_tokens(struct catalogue *c, json_t *toks, struct problems *pr)
 		}
 		if (secret == NULL || t->name == NULL)
 			continue;
-		SHA256((const unsigned char *)secret, strlen(secret), t->digest);
+		if (digest_sha256_bytes(secret, strlen(secret), t->digest))
+			problem(pr, "%stoken: cannot hash it (libcrypto failed)", path);
 		for (int j = 0; j < c->ntokens; j++) {
 			if (CRYPTO_memcmp(c->tokens[j].digest, t->digest, 32) == 0)
 				problem(pr, "%stoken: the same token is given twice", path);
@@ -416,7 +417,7 @@ parse_root(struct catalogue *c, json_t *r, struct problems *pr)
 	c->limits.connection_timeout =
 	    int_field(lim, "connection_timeout_seconds", 30, 1, 3600, "limits.", pr);
 	c->limits.checkpoint_frames =
-	    int_field(lim, "checkpoint_frames", 32768, 16, 1 << 24, "limits.", pr);
+	    int_field(lim, "checkpoint_frames", 16384, 16, 1 << 24, "limits.", pr);
 	c->secret = str_field(r, "citizen_id_secret", 1, "", pr);
 	if (c->secret && strlen(c->secret) < 32)
 		problem(pr, "citizen_id_secret: must be at least 32 bytes");
@@ -556,7 +557,8 @@ catalogue_token(const struct catalogue *c, const char *presented)
 	const struct token *found = NULL;
 	if (presented == NULL)
 		return NULL;
-	SHA256((const unsigned char *)presented, strlen(presented), d);
+	if (digest_sha256_bytes(presented, strlen(presented), d))
+		return NULL;
 	for (int i = 0; i < c->ntokens; i++)
 		if (CRYPTO_memcmp(c->tokens[i].digest, d, 32) == 0)
 			found = &c->tokens[i];

@@ -1,11 +1,11 @@
 /* h_bookings.c: the app's bookings: make, read, list, move, cancel; feedback. */
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "clock.h"
 #include "dates.h"
 #include "db.h"
+#include "digest.h"
 #include "handlers.h"
 #include "metrics.h"
 #include "reply.h"
@@ -41,15 +41,14 @@ bookable(struct req *r, const struct point *p, const struct service *s, int day,
 	return 0;
 }
 
-static void
+static int
 body_hash(json_t *body, char out[65])
 {
-	unsigned char md[32];
 	char *s = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
-	EVP_Digest(s ? s : "", s ? strlen(s) : 0, md, NULL, EVP_sha256(), NULL);
+	const char *parts[] = {s};
+	int rc = s ? digest_sha256(parts, 1, out) : -1;
 	free(s);
-	for (int i = 0; i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	return rc;
 }
 
 /* Answers a stored answer again; 1 when it did (or answered an error), 0 to go on. */
@@ -93,7 +92,10 @@ create(struct req *r)
 		return;
 	}
 	if (key) {
-		body_hash(r->json, hash);
+		if (body_hash(r->json, hash)) {
+			reply_error(r, E_UNAVAILABLE, NULL, NULL);
+			return;
+		}
 		if (idempotent_replay(r, key, hash, now))
 			return;
 	}
@@ -121,7 +123,10 @@ create(struct req *r)
 	}
 	if (bookable(r, p, s, day, start, now, &slot))
 		return;
-	citizen_hash(citizen, chash);
+	if (citizen_hash(citizen, chash)) {
+		reply_error(r, E_UNAVAILABLE, NULL, NULL);
+		return;
+	}
 	struct booking_in in = {
 	    .point = p, .service = s, .day = day, .start = slot.start, .end = slot.end,
 	    .citizen_hash = chash, .last4 = citizen + 8, .phone = phone, .name = name,
@@ -191,7 +196,10 @@ list(struct req *r)
 	if (query_string(r, "citizen_id", 1, valid_citizen_id, &citizen))
 		return;
 	char chash[65];
-	citizen_hash(citizen, chash);
+	if (citizen_hash(citizen, chash)) {
+		reply_error(r, E_UNAVAILABLE, NULL, NULL);
+		return;
+	}
 	a = json_array();
 	if (store_citizen_bookings(chash, local_day(clock_now(), cat->utc_offset), append, a)) {
 		json_decref(a);

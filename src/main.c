@@ -18,6 +18,7 @@
 #include "dates.h"
 #include "db.h"
 #include "deadline.h"
+#include "digest.h"
 #include "events.h"
 #include "httpd.h"
 #include "log.h"
@@ -305,6 +306,7 @@ out_loop:
 out_db:
 	db_close();
 out_cat:
+	digest_free();
 	ratelimit_free();
 	catalogue_free(cat);
 	cat = NULL;

@@ -1,5 +1,4 @@
 /* store.c: the business operations on SQLite, each inside its own savepoint. */
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,7 +133,8 @@ event_add(const struct ticket *t, const char *action, const char *actor, const c
 	sqlite3_reset(st);
 
 	date_format(local_day(now, offset), date);
-	audit_hash(prev, seq, t->point, date, now, t->code, action, actor, counter, detail, hash);
+	if (audit_hash(prev, seq, t->point, date, now, t->code, action, actor, counter, detail, hash))
+		return -1;
 
 	st = db_static(&s_ins, "INSERT INTO event (seq, point, date, at, ticket, action, actor, "
 	                       "counter, detail, hash) VALUES (:seq, :p, :d, :at, :t, :a, :actor, "
@@ -158,22 +158,39 @@ event_add(const struct ticket *t, const char *action, const char *actor, const c
 	return 0;
 }
 
-/* The next number of (point, service, day); bumps the walk-in count too when WALKIN. */
+/* Binds the key of a numbering row: :p, :s and :d. */
+static void
+bind_numbering(sqlite3_stmt *st, const char *point, const char *service, const char *date)
+{
+	db_bind_text(st, ":p", point);
+	db_bind_text(st, ":s", service);
+	db_bind_text(st, ":d", date);
+}
+
+/*
+ * The next number of (point, service, day); bumps the walk-in count too when WALKIN. (An
+ * upsert with RETURNING would be one statement, but SQLite gathers RETURNING rows in a
+ * temporary table each time; the row read back is on a page the upsert just touched.)
+ */
 static int
 next_number(const char *point, const char *service, const char *date, int walkin, int *seq,
             int *walkins)
 {
-	static sqlite3_stmt *s;
+	static sqlite3_stmt *s_up, *s_get;
 	sqlite3_stmt *st = db_static(
-	    &s, "INSERT INTO numbering (point, service, date, last, walkins) VALUES (:p, :s, :d, 1, :w) "
-	        "ON CONFLICT DO UPDATE SET last = last + 1, walkins = walkins + :w "
-	        "RETURNING last, walkins");
+	    &s_up, "INSERT INTO numbering (point, service, date, last, walkins) VALUES (:p, :s, :d, 1, "
+	           ":w) ON CONFLICT DO UPDATE SET last = last + 1, walkins = walkins + :w");
 	if (st == NULL)
 		return -1;
-	db_bind_text(st, ":p", point);
-	db_bind_text(st, ":s", service);
-	db_bind_text(st, ":d", date);
+	bind_numbering(st, point, service, date);
 	db_bind_int(st, ":w", walkin ? 1 : 0);
+	if (db_exec_static(st))
+		return -1;
+	st = db_static(&s_get, "SELECT last, walkins FROM numbering WHERE point = :p AND "
+	                       "service = :s AND date = :d");
+	if (st == NULL)
+		return -1;
+	bind_numbering(st, point, service, date);
 	int rc = db_step(st);
 	if (rc == 1) {
 		*seq = sqlite3_column_int(st, 0);
@@ -193,9 +210,7 @@ walkins_issued(const char *point, const char *service, const char *date)
 	int n = 0;
 	if (st == NULL)
 		return -1;
-	db_bind_text(st, ":p", point);
-	db_bind_text(st, ":s", service);
-	db_bind_text(st, ":d", date);
+	bind_numbering(st, point, service, date);
 	if (db_step(st) == 1)
 		n = sqlite3_column_int(st, 0);
 	sqlite3_reset(st);
@@ -307,16 +322,21 @@ suspended(const char *hash, int64_t now)
 	       now < newest + (int64_t)cat->strikes_suspend_days * 86400;
 }
 
-/* Active bookings of the citizen: all of them, and those for SERVICE on DATE. */
+/*
+ * Active bookings of the citizen: all of them, and those for SERVICE on DATE. The status test
+ * is a chain of comparisons over the citizen's few rows: a `status IN (...)` in the WHERE
+ * would make SQLite build a temporary table of the list for every booking.
+ */
 static int
 citizen_active(const char *hash, const char *service, const char *date, int64_t skip, int *all,
                int *same)
 {
 	static sqlite3_stmt *s;
 	sqlite3_stmt *st = db_static(
-	    &s, "SELECT count(*), coalesce(sum(booked_service = :s AND date = :d), 0) FROM ticket "
-	        "WHERE citizen_hash = :h AND kind = 'booking' AND id != :skip AND status IN "
-	        "('booked', 'waiting', 'called', 'parked')");
+	    &s, "SELECT coalesce(sum(active), 0), coalesce(sum(active AND booked_service = :s AND "
+	        "date = :d), 0) FROM (SELECT kind = 'booking' AND id != :skip AND (status = 'booked' "
+	        "OR status = 'waiting' OR status = 'called' OR status = 'parked') AS active, "
+	        "booked_service, date FROM ticket WHERE citizen_hash = :h)");
 	if (st == NULL)
 		return -1;
 	db_bind_text(st, ":h", hash);

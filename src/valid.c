@@ -1,10 +1,9 @@
 /* valid.c: validation of request fields; the citizen id's keyed hash. */
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <string.h>
 
 #include "config.h"
 #include "dates.h"
+#include "digest.h"
 #include "reply.h"
 #include "valid.h"
 
@@ -175,13 +174,8 @@ query_date(struct req *r, const char *name, int required, int *day, int *given)
 	return 0;
 }
 
-void
+int
 citizen_hash(const char *id, char out[65])
 {
-	unsigned char md[32];
-	unsigned int len = sizeof md;
-	HMAC(EVP_sha256(), cat->secret, (int)cat->secret_len, (const unsigned char *)id, strlen(id),
-	     md, &len);
-	for (int i = 0; i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	return digest_hmac(cat->secret, cat->secret_len, id, out);
 }

@@ -212,9 +212,13 @@ def test_checkpoints_keep_the_wal_bounded_and_lose_nothing(make_daemon):
         t.join(120)
     assert not errors, errors[:3]
     assert len(acked) == 360
-    # 8 x 64 frames of 1 KiB pages (each frame has a 24-byte header) before the loop steps
-    # in, and a batch of commits on top: without checkpoints it would pass 2 MB.
-    frame = 1024 + 24
+    # 8 x 64 frames (a page and a 24-byte header each) before the loop steps in, and a batch
+    # of commits on top: without checkpoints the WAL would pass twice that.
+    con = db_connect(db)
+    try:
+        frame = con.execute("PRAGMA page_size").fetchone()[0] + 24
+    finally:
+        con.close()
     assert max(wal_sizes) < 8 * 64 * frame + 400 * frame, max(wal_sizes)
     assert os.path.getsize(db) > 100 * 1024, "no page was ever checkpointed into the file"
     d.kill9()
