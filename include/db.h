@@ -43,6 +43,14 @@ int db_pipeline_start(uv_loop_t *loop, int checkpoint_frames);
 void db_pipeline_stop(void);
 /* A transaction is open, or a commit waits for the disk. */
 int db_busy(void);
+/* A sync of the WAL is in flight (the next commit waits for its end). */
+int db_syncing(void);
+/*
+ * Changes whenever what the connection holds may differ from what was last read: any
+ * rollback (of a savepoint or a transaction, SQLite's own included), open and close. What
+ * is kept in memory from the database is kept with the epoch it was read in.
+ */
+uint64_t db_epoch(void);
 /* FN runs once the current transaction is committed (ok = 1) or lost (ok = 0). */
 int db_on_commit(void (*fn)(void *arg, int ok), void *arg);
 /* Seconds the last commits took, for metrics; set by db_commit. */

@@ -25,7 +25,9 @@ static sqlite3 *db;
 static sqlite3_stmt **statics[128]; /* slots filled by db_static, finalized at close */
 static int nstatics;
 static int in_txn, in_op;
+static int txn_lost; /* SQLite rolled the open transaction back itself (an I/O error) */
 static uint64_t nops;
+static uint64_t epoch; /* bumped by every rollback, open and close: see db_epoch */
 static const char *op_file; /* who opened the savepoint still open, if any */
 static int op_line;
 double db_last_commit_seconds;
@@ -148,6 +150,20 @@ fail:
 	return -1;
 }
 
+/*
+ * Whole-transaction rollbacks, SQLite's own after an I/O error included. Such a rollback
+ * takes back every write of the batch: nothing more may join it (a savepoint would start a
+ * transaction of its own and commit at once), and the group commit reports it lost.
+ */
+static void
+on_rollback(void *arg)
+{
+	(void)arg;
+	epoch++;
+	if (in_txn)
+		txn_lost = 1;
+}
+
 int
 db_open(const char *path, char *err, size_t errlen)
 {
@@ -193,6 +209,8 @@ db_open(const char *path, char *err, size_t errlen)
 	}
 	if (migrate(err, errlen))
 		goto fail;
+	sqlite3_rollback_hook(db, on_rollback, NULL);
+	epoch++;
 	if (exec("PRAGMA foreign_keys=ON")) {
 		snprintf(err, errlen, "cannot set up database %s: %s", path, sqlite3_errmsg(db));
 		goto fail;
@@ -221,6 +239,7 @@ db_close(void)
 	if (db && sqlite3_close(db) != SQLITE_OK)
 		log_error("sqlite close: %s", sqlite3_errmsg(db));
 	db = NULL;
+	epoch++;
 }
 
 sqlite3_stmt *
@@ -312,6 +331,10 @@ db_op_begin_at(const char *file, int line)
 		return -1;
 	}
 	static sqlite3_stmt *s_begin, *s_save;
+	if (in_txn && (txn_lost || sqlite3_get_autocommit(db))) {
+		txn_lost = 1;
+		return -1;
+	}
 	if (!in_txn) {
 		if (db_exec_static(db_static(&s_begin, "BEGIN IMMEDIATE")))
 			return -1;
@@ -332,10 +355,18 @@ db_op_end(int ok)
 	static sqlite3_stmt *s_rollback, *s_release;
 	if (!in_op)
 		return;
-	if (!ok)
+	if (!ok) {
+		epoch++;
 		db_exec_static(db_static(&s_rollback, "ROLLBACK TO op"));
+	}
 	db_exec_static(db_static(&s_release, "RELEASE op"));
 	in_op = 0;
+}
+
+uint64_t
+db_epoch(void)
+{
+	return epoch;
 }
 
 int
@@ -531,6 +562,12 @@ db_pipeline_start(uv_loop_t *loop, int checkpoint_frames)
 }
 
 int
+db_syncing(void)
+{
+	return P.in_flight;
+}
+
+int
 db_busy(void)
 {
 	return in_txn || P.in_flight || P.waiting != NULL;
@@ -550,7 +587,9 @@ db_commit_async(void (*done)(void *arg, int ok), void *arg)
 	if (in_txn) {
 		in_txn = 0;
 		static sqlite3_stmt *s_commit;
-		if (!ok || P.failed || db_exec_static(db_static(&s_commit, "COMMIT"))) {
+		if (txn_lost)
+			log_error("the batch's transaction was rolled back by SQLite; answering 503");
+		if (!ok || P.failed || txn_lost || db_exec_static(db_static(&s_commit, "COMMIT"))) {
 			ok = 0;
 			if (!sqlite3_get_autocommit(db))
 				exec("ROLLBACK");
@@ -568,6 +607,7 @@ db_commit_async(void (*done)(void *arg, int ok), void *arg)
 			done(arg, !P.failed);
 		return P.failed ? -1 : 0;
 	}
+	txn_lost = 0;
 	if (!ok) {
 		run_hooks(hooks, nhooks, 0);
 		nhooks = 0;
@@ -613,9 +653,10 @@ db_commit(void)
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	if (P.wal_fd >= 0)
 		exec("PRAGMA synchronous=FULL");
-	ok = exec("COMMIT") == 0;
+	ok = !txn_lost && exec("COMMIT") == 0;
 	if (!ok && !sqlite3_get_autocommit(db))
 		exec("ROLLBACK");
+	txn_lost = 0;
 	clock_gettime(CLOCK_MONOTONIC, &b);
 	db_last_commit_seconds = (b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) / 1e9;
 	in_txn = 0;

@@ -134,11 +134,17 @@ batch_durable(void *arg, int ok)
 		deadline_rearm(); /* a booking may have brought the next expiry nearer */
 }
 
-/* One commit for every write of this loop iteration; their answers go out once it is durable. */
+/*
+ * One commit for every write since the last one; their answers go out once it is durable.
+ * While a sync is in flight the transaction stays open and gathers the writes of the loop
+ * iterations that follow: they could not be durable before that sync ends anyway, and one
+ * commit for all of them writes each page they share once (a batch's requests touch the same
+ * index leaves and table tails). The sync's end wakes the loop, and its check commits them.
+ */
 static void
 group_commit(void)
 {
-	if (!db_in_txn() && H.pending == NULL)
+	if ((!db_in_txn() && H.pending == NULL) || db_syncing())
 		return;
 	struct req *batch = H.pending;
 	H.pending = NULL;

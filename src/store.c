@@ -106,6 +106,63 @@ store_ticket(const char *code, struct ticket *out)
 }
 
 /*
+ * The end of each point's chain, (date, seq, hash) of its last event in chain order, and the
+ * next event number: what event_add would otherwise read with two queries per event. Kept
+ * only while db_epoch() is the one they were read in (a rollback may have taken events
+ * back); a point past the table's size is simply read each time.
+ */
+#define CHAIN_SLOTS 1024
+static struct chain_end {
+	char point[72];
+	char date[11];
+	int64_t seq;
+	char hash[65];
+} chain_ends[CHAIN_SLOTS];
+static int64_t next_seq; /* 0: read it */
+static uint64_t chain_epoch;
+
+static struct chain_end *
+chain_slot(const char *point)
+{
+	if (chain_epoch != db_epoch()) {
+		for (int i = 0; i < CHAIN_SLOTS; i++)
+			chain_ends[i].point[0] = 0;
+		next_seq = 0;
+		chain_epoch = db_epoch();
+	}
+	if (strlen(point) >= sizeof chain_ends[0].point)
+		return NULL;
+	uint32_t h = 2166136261u; /* FNV-1a */
+	for (const unsigned char *p = (const unsigned char *)point; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	for (int i = 0; i < CHAIN_SLOTS; i++) {
+		struct chain_end *e = &chain_ends[(h + (uint32_t)i) % CHAIN_SLOTS];
+		if (e->point[0] == 0 || strcmp(e->point, point) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+/* Reads the end of POINT's chain into E (an empty hash when it has no event yet). */
+static int
+chain_read(const char *point, struct chain_end *e)
+{
+	static sqlite3_stmt *s;
+	sqlite3_stmt *st = db_static(&s, "SELECT date, seq, hash FROM event WHERE point = :p "
+	                                 "ORDER BY date DESC, seq DESC LIMIT 1");
+	if (st == NULL)
+		return -1;
+	db_bind_text(st, ":p", point);
+	int rc = db_step(st);
+	copy(e->point, sizeof e->point, point);
+	copy(e->date, sizeof e->date, rc == 1 ? db_col_text(st, 0) : "");
+	e->seq = rc == 1 ? sqlite3_column_int64(st, 1) : 0;
+	copy(e->hash, sizeof e->hash, rc == 1 ? db_col_text(st, 2) : "");
+	sqlite3_reset(st);
+	return rc < 0 ? -1 : 0;
+}
+
+/*
  * Appends a state change to the event log. Each event's hash is SHA-256 over the previous
  * hash of the same point and this event's fields, so a changed or removed row is detected.
  */
@@ -113,27 +170,30 @@ static int
 event_add(const struct ticket *t, const char *action, const char *actor, const char *counter,
           const char *detail, int64_t now, int offset, int64_t *seq_out)
 {
-	static sqlite3_stmt *s_prev, *s_next, *s_ins;
+	static sqlite3_stmt *s_next, *s_ins;
 	sqlite3_stmt *st;
-	char prev[65] = "", date[11], hash[65];
-	int64_t seq = 1;
-
-	st = db_static(&s_prev, "SELECT hash FROM event WHERE point = :p ORDER BY date DESC, seq DESC "
-	                        "LIMIT 1");
-	if (st == NULL)
-		return -1;
-	db_bind_text(st, ":p", t->point);
-	if (db_step(st) == 1)
-		copy(prev, sizeof prev, db_col_text(st, 0));
-	sqlite3_reset(st);
-	st = db_static(&s_next, "SELECT coalesce(max(seq), 0) + 1 FROM event");
-	if (st == NULL || db_step(st) != 1)
-		return -1;
-	seq = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
+	char date[11], hash[65];
+	struct chain_end tmp, *end = chain_slot(t->point);
+	if (end == NULL || end->point[0] == 0) {
+		if (end == NULL)
+			end = &tmp;
+		if (chain_read(t->point, end)) {
+			end->point[0] = 0;
+			return -1;
+		}
+	}
+	if (next_seq == 0) {
+		st = db_static(&s_next, "SELECT coalesce(max(seq), 0) + 1 FROM event");
+		if (st == NULL || db_step(st) != 1)
+			return -1;
+		next_seq = sqlite3_column_int64(st, 0);
+		sqlite3_reset(st);
+	}
+	int64_t seq = next_seq;
 
 	date_format(local_day(now, offset), date);
-	if (audit_hash(prev, seq, t->point, date, now, t->code, action, actor, counter, detail, hash))
+	if (audit_hash(end->hash, seq, t->point, date, now, t->code, action, actor, counter, detail,
+	               hash))
 		return -1;
 
 	st = db_static(&s_ins, "INSERT INTO event (seq, point, date, at, ticket, action, actor, "
@@ -153,6 +213,14 @@ event_add(const struct ticket *t, const char *action, const char *actor, const c
 	db_bind_text(st, ":h", hash);
 	if (db_exec_static(st))
 		return -1;
+	next_seq = seq + 1;
+	/* The chain's order is (date, seq): an event dated before the end (the clock was set
+	 * back) does not become the end, as the query would not find it last either. */
+	if (strcmp(date, end->date) >= 0) {
+		copy(end->date, sizeof end->date, date);
+		end->seq = seq;
+		copy(end->hash, sizeof end->hash, hash);
+	}
 	if (seq_out)
 		*seq_out = seq;
 	return 0;

@@ -5,6 +5,7 @@
  */
 #include "unit_db.h"
 
+#include "audit.h"
 #include "queue.h"
 #include "store.h"
 #include "ticket.h"
@@ -522,11 +523,54 @@ moving_a_booking(void **state)
 	assert_int_equal(t.start, 10 * 60); /* unchanged */
 }
 
+/*
+ * The event chain's end is kept in memory between events; whatever is rolled back (a whole
+ * transaction, or one operation's savepoint) must not be chained from afterwards.
+ */
+static void
+event_chain_survives_rollbacks(void **state)
+{
+	(void)state;
+	char why[256] = "";
+	book("aaaa", "cu-tru", "08:00");
+	assert_int_equal(db_commit(), 0);
+	/*
+	 * A walk-in whose transaction SQLite then rolls back (as it does after an I/O error): its
+	 * event is gone, nothing more joins the lost batch, and its commit reports it lost.
+	 */
+	walkin("cu-tru", NULL, "07:10");
+	uint64_t before = db_epoch();
+	assert_int_equal(sqlite3_exec(db_handle(), "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+	assert_true(db_epoch() != before);
+	struct ticket t;
+	assert_int_equal(store_walkin(point(), point_service(point(), "cu-tru"), NULL, NULL, "kiosk",
+	                              at("07:10"), &t),
+	                 E_UNAVAILABLE);
+	assert_int_equal(db_commit(), -1);
+	walkin("khai-sinh", NULL, "07:11");
+	/* An operation rolled back by its own savepoint. */
+	assert_int_equal(db_op_begin(), 0);
+	before = db_epoch();
+	db_op_end(0);
+	assert_true(db_epoch() != before);
+	walkin("cu-tru", NULL, "07:12");
+	assert_int_equal(db_commit(), 0);
+	if (audit_verify(why, sizeof why) != 0)
+		fail_msg("audit_verify: %s", why);
+	sqlite3_stmt *st;
+	assert_int_equal(sqlite3_prepare_v2(db_handle(), "SELECT count(*) FROM event", -1, &st, NULL),
+	                 SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(st, 0), 3); /* the booking and two walk-ins */
+	sqlite3_finalize(st);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(entitlement_of_bookings_and_walkins, setup, unit_db_teardown),
+	    cmocka_unit_test_setup_teardown(event_chain_survives_rollbacks, setup, unit_db_teardown),
 	    cmocka_unit_test_setup_teardown(counter_calls_only_its_services, setup, unit_db_teardown),
 	    cmocka_unit_test_setup_teardown(transfer_keeps_its_place, setup, unit_db_teardown),
 	    cmocka_unit_test_setup_teardown(fairness_across_calls, setup, unit_db_teardown),
