@@ -113,9 +113,9 @@ store_ticket(const char *code, struct ticket *out)
  */
 #define CHAIN_SLOTS 1024
 static struct chain_end {
+	int64_t seq;
 	char point[72];
 	char date[11];
-	int64_t seq;
 	char hash[65];
 } chain_ends[CHAIN_SLOTS];
 static int64_t next_seq; /* 0: read it */
