@@ -23,7 +23,7 @@ int db_exec_static(sqlite3_stmt *st);
 const char *db_col_text(sqlite3_stmt *st, int i); /* "" for NULL */
 
 /*
- * A write runs inside the iteration's open transaction, in a savepoint of its own:
+ * A write runs inside the open transaction (the batch), in a savepoint of its own:
  * db_op_begin() opens both as needed; db_op_end(ok) releases or rolls back the savepoint.
  * db_commit() commits once for everything done since (one fsync).
  */

@@ -71,7 +71,7 @@ idempotent_replay(struct req *r, const char *key, const char *hash, int64_t now)
 		return 1;
 	}
 	reply_raw(r, status, "application/json; charset=utf-8", answer, strlen(answer));
-	/* The first answer may still wait for this iteration's commit: so does this one. */
+	/* The first answer may still wait for its commit: so does this one. */
 	r->wait_commit = db_busy();
 	return 1;
 }
