@@ -91,15 +91,11 @@ events_calls(const char *point, int day, int64_t since, int limit)
 	static sqlite3_stmt *s_new, *s_old;
 	char date[11];
 	sqlite3_stmt *st =
-	    limit ? db_static(&s_new,
-	                      "SELECT e.seq, t.number, e.detail, e.counter, e.at, "
-	                      "e.action = 'recall' FROM event e JOIN ticket t ON t.id = e.ticket "
+	    limit ? db_static(&s_new, CALL_COLUMNS
 	                      "WHERE e.point = :p AND e.date = :d AND e.seq > :since AND "
 	                      "e.seq < :before AND e.action IN ('call', 'recall') "
 	                      "ORDER BY e.seq DESC LIMIT :n")
-	          : db_static(&s_old,
-	                      "SELECT e.seq, t.number, e.detail, e.counter, e.at, "
-	                      "e.action = 'recall' FROM event e JOIN ticket t ON t.id = e.ticket "
+	          : db_static(&s_old, CALL_COLUMNS
 	                      "WHERE e.point = :p AND e.date = :d AND e.seq > :since AND "
 	                      "e.seq < :before AND e.action IN ('call', 'recall') ORDER BY e.seq");
 	json_t *a = json_array();

@@ -26,7 +26,6 @@
 #include "reload.h"
 #include "version.h"
 
-static const char *config_file;
 static uv_loop_t loop;
 static uv_signal_t sig_term, sig_int, sig_hup;
 static int stopping;
@@ -202,7 +201,7 @@ main(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
-			config_file = reload_file = optarg;
+			reload_file = optarg;
 			break;
 		case 'k':
 			check = 1;
@@ -231,11 +230,11 @@ main(int argc, char **argv)
 			return 1;
 		}
 	}
-	if (config_file == NULL || optind != argc) {
+	if (reload_file == NULL || optind != argc) {
 		usage(stderr);
 		return 1;
 	}
-	cat = catalogue_load(config_file, &pr);
+	cat = catalogue_load(reload_file, &pr);
 	if (check) {
 		print_problems(&pr);
 		problems_free(&pr);
@@ -243,7 +242,7 @@ main(int argc, char **argv)
 		return cat ? 0 : 1;
 	}
 	if (cat == NULL) {
-		fprintf(stderr, "hangdoid: invalid configuration %s: %s%s\n", config_file,
+		fprintf(stderr, "hangdoid: invalid configuration %s: %s%s\n", reload_file,
 		        pr.n ? pr.v[0] : "unreadable", pr.n > 1 ? " (and more: run --check-config)" : "");
 		problems_free(&pr);
 		return 1;

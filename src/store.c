@@ -109,38 +109,35 @@ store_ticket(const char *code, struct ticket *out)
  * The end of each point's chain, (date, seq, hash) of its last event in chain order, and the
  * next event number: what event_add would otherwise read with two queries per event. Kept
  * only while db_epoch() is the one they were read in (a rollback may have taken events
- * back); a point past the table's size is simply read each time.
+ * back); points past the table's size (a city has a few hundred) are read each time.
  */
-#define CHAIN_SLOTS 1024
+#define CHAIN_MAX 1024
 static struct chain_end {
 	int64_t seq;
 	char point[72];
 	char date[11];
 	char hash[65];
-} chain_ends[CHAIN_SLOTS];
+} chain_ends[CHAIN_MAX];
+static int nchain_ends;
 static int64_t next_seq; /* 0: read it */
 static uint64_t chain_epoch;
 
+/* POINT's entry; a new one has an empty point, to be read. NULL when the table is full. */
 static struct chain_end *
 chain_slot(const char *point)
 {
 	if (chain_epoch != db_epoch()) {
-		for (int i = 0; i < CHAIN_SLOTS; i++)
-			chain_ends[i].point[0] = 0;
+		nchain_ends = 0;
 		next_seq = 0;
 		chain_epoch = db_epoch();
 	}
-	if (strlen(point) >= sizeof chain_ends[0].point)
+	for (int i = 0; i < nchain_ends; i++)
+		if (strcmp(chain_ends[i].point, point) == 0)
+			return &chain_ends[i];
+	if (nchain_ends == CHAIN_MAX || strlen(point) >= sizeof chain_ends[0].point)
 		return NULL;
-	uint32_t h = 2166136261u; /* FNV-1a */
-	for (const unsigned char *p = (const unsigned char *)point; *p; p++)
-		h = (h ^ *p) * 16777619u;
-	for (int i = 0; i < CHAIN_SLOTS; i++) {
-		struct chain_end *e = &chain_ends[(h + (uint32_t)i) % CHAIN_SLOTS];
-		if (e->point[0] == 0 || strcmp(e->point, point) == 0)
-			return e;
-	}
-	return NULL;
+	chain_ends[nchain_ends].point[0] = 0;
+	return &chain_ends[nchain_ends++];
 }
 
 /* Reads the end of POINT's chain into E (an empty hash when it has no event yet). */
@@ -178,7 +175,8 @@ event_add(const struct ticket *t, const char *action, const char *actor, const c
 		if (end == NULL)
 			end = &tmp;
 		if (chain_read(t->point, end)) {
-			end->point[0] = 0;
+			if (end != &tmp)
+				nchain_ends--; /* the entry just made, the last */
 			return -1;
 		}
 	}
@@ -235,54 +233,54 @@ bind_numbering(sqlite3_stmt *st, const char *point, const char *service, const c
 	db_bind_text(st, ":d", date);
 }
 
+/* The numbering row of (point, service, day): 1 with its LAST and WALKINS, 0 if none, -1. */
+static int
+numbering_get(const char *point, const char *service, const char *date, int *last, int *walkins)
+{
+	static sqlite3_stmt *s;
+	sqlite3_stmt *st = db_static(&s, "SELECT last, walkins FROM numbering WHERE point = :p AND "
+	                                 "service = :s AND date = :d");
+	if (st == NULL)
+		return -1;
+	bind_numbering(st, point, service, date);
+	int rc = db_step(st);
+	if (rc == 1) {
+		*last = sqlite3_column_int(st, 0);
+		*walkins = sqlite3_column_int(st, 1);
+	}
+	sqlite3_reset(st);
+	return rc;
+}
+
 /*
- * The next number of (point, service, day); bumps the walk-in count too when WALKIN. (An
+ * The next number of (point, service, day) in *SEQ; counts a walk-in too when WALKIN. (An
  * upsert with RETURNING would be one statement, but SQLite gathers RETURNING rows in a
  * temporary table each time; the row read back is on a page the upsert just touched.)
  */
 static int
-next_number(const char *point, const char *service, const char *date, int walkin, int *seq,
-            int *walkins)
+next_number(const char *point, const char *service, const char *date, int walkin, int *seq)
 {
-	static sqlite3_stmt *s_up, *s_get;
+	static sqlite3_stmt *s;
+	int walkins = 0;
 	sqlite3_stmt *st = db_static(
-	    &s_up, "INSERT INTO numbering (point, service, date, last, walkins) VALUES (:p, :s, :d, 1, "
-	           ":w) ON CONFLICT DO UPDATE SET last = last + 1, walkins = walkins + :w");
+	    &s, "INSERT INTO numbering (point, service, date, last, walkins) VALUES (:p, :s, :d, 1, "
+	        ":w) ON CONFLICT DO UPDATE SET last = last + 1, walkins = walkins + :w");
 	if (st == NULL)
 		return -1;
 	bind_numbering(st, point, service, date);
 	db_bind_int(st, ":w", walkin ? 1 : 0);
 	if (db_exec_static(st))
 		return -1;
-	st = db_static(&s_get, "SELECT last, walkins FROM numbering WHERE point = :p AND "
-	                       "service = :s AND date = :d");
-	if (st == NULL)
-		return -1;
-	bind_numbering(st, point, service, date);
-	int rc = db_step(st);
-	if (rc == 1) {
-		*seq = sqlite3_column_int(st, 0);
-		if (walkins)
-			*walkins = sqlite3_column_int(st, 1);
-	}
-	sqlite3_reset(st);
-	return rc == 1 ? 0 : -1;
+	return numbering_get(point, service, date, seq, &walkins) == 1 ? 0 : -1;
 }
 
+/* Walk-in tickets issued for (point, service, day), or -1. */
 static int
 walkins_issued(const char *point, const char *service, const char *date)
 {
-	static sqlite3_stmt *s;
-	sqlite3_stmt *st = db_static(
-	    &s, "SELECT walkins FROM numbering WHERE point = :p AND service = :s AND date = :d");
-	int n = 0;
-	if (st == NULL)
-		return -1;
-	bind_numbering(st, point, service, date);
-	if (db_step(st) == 1)
-		n = sqlite3_column_int(st, 0);
-	sqlite3_reset(st);
-	return n;
+	int last = 0, walkins = 0;
+	int rc = numbering_get(point, service, date, &last, &walkins);
+	return rc < 0 ? -1 : rc ? walkins : 0;
 }
 
 /*
@@ -491,7 +489,7 @@ book(const struct booking_in *in, const char *actor, int64_t now, struct ticket 
 	t->status = ST_BOOKED;
 	t->created_at = now;
 	set_window(t);
-	if (next_number(t->point, t->service, date, 0, &t->seq, NULL))
+	if (next_number(t->point, t->service, date, 0, &t->seq))
 		return E_UNAVAILABLE;
 	format_number(t, in->service->prefix);
 	if (insert_ticket(t, in->citizen_hash, in->phone, in->name) ||
@@ -612,7 +610,7 @@ reschedule(const char *code, const struct service *s, int day, int start, int en
 	if (taken >= s->slot_capacity)
 		return E_SLOT_FULL;
 	if (t->day != day) {
-		if (next_number(t->point, t->booked_service, date, 0, &t->seq, NULL))
+		if (next_number(t->point, t->booked_service, date, 0, &t->seq))
 			return E_UNAVAILABLE;
 		format_number(t, s->prefix);
 	}
@@ -892,7 +890,7 @@ walkin(const struct point *p, const struct service *s, const char *priority, con
 	t->start = t->end = -1;
 	t->status = ST_WAITING;
 	t->created_at = t->waiting_since = t->entitled_at = now;
-	if (next_number(p->id, s->id, date, 1, &t->seq, NULL))
+	if (next_number(p->id, s->id, date, 1, &t->seq))
 		return E_UNAVAILABLE;
 	format_number(t, s->prefix);
 	if (insert_ticket(t, NULL, phone, NULL) ||
