@@ -99,11 +99,7 @@ set_path(json_t *root, const char *path, const char *value)
 static json_t *
 base_root(void)
 {
-	json_error_t e;
-	json_t *root = json_loads(base, JSON_REJECT_DUPLICATES, &e);
-	if (root == NULL)
-		fail_msg("base catalogue: %s", e.text);
-	return root;
+	return unit_json_load(base);
 }
 
 /* Each problem is "PATH: message"; the path is the text before the first ": ". */
@@ -365,17 +361,24 @@ static const struct config_case cases[] = {
     {"rate_limit not an object", {{"rate_limit", "50"}}, {{"rate_limit", NULL}}},
 };
 
+/* The base catalogue with case K's changes applied. */
+static json_t *
+case_root(const struct config_case *k)
+{
+	json_t *root = base_root();
+	for (int j = 0; j < 3 && k->change[j].path; j++)
+		set_path(root, k->change[j].path, k->change[j].value);
+	return root;
+}
+
 static void
 each_problem_names_its_path(void **state)
 {
 	(void)state;
 	for (size_t i = 0; i < NELEM(cases); i++) {
 		const struct config_case *k = &cases[i];
-		json_t *root = base_root();
-		for (int j = 0; j < 3 && k->change[j].path; j++)
-			set_path(root, k->change[j].path, k->change[j].value);
 		struct problems pr = {0};
-		struct catalogue *c = catalogue_parse(root, &pr);
+		struct catalogue *c = catalogue_parse(case_root(k), &pr);
 		int want = 0, ok = c == NULL;
 		for (int j = 0; j < 4 && k->expect[j].path; j++) {
 			want++;
@@ -400,11 +403,8 @@ problem_lines_are_single_lines(void **state)
 {
 	(void)state;
 	for (size_t i = 0; i < NELEM(cases); i++) {
-		json_t *root = base_root();
-		for (int j = 0; j < 3 && cases[i].change[j].path; j++)
-			set_path(root, cases[i].change[j].path, cases[i].change[j].value);
 		struct problems pr = {0};
-		assert_null(catalogue_parse(root, &pr));
+		assert_null(catalogue_parse(case_root(&cases[i]), &pr));
 		for (int j = 0; j < pr.n; j++) {
 			assert_null(strchr(pr.v[j], '\n'));
 			assert_non_null(strstr(pr.v[j], ": "));
@@ -523,11 +523,7 @@ settings_are_read(void **state)
 	    "[\"07:00-07:10\", \"07:20-07:30\", \"07:40-07:50\", \"08:00-08:10\", \"08:20-08:30\","
 	    " \"08:40-08:50\", \"09:00-09:10\", \"09:20-09:30\"]"); /* eight intervals */
 	set_path(root, "rate_limit", "{\"per_ip_per_second\": 0, \"burst\": 0}"); /* off */
-	struct problems pr = {0};
-	struct catalogue *c = catalogue_parse(root, &pr);
-	if (c == NULL)
-		print_problems("settings", &pr);
-	assert_non_null(c);
+	struct catalogue *c = unit_catalogue_root_ok(root);
 	assert_int_equal(c->utc_offset, -330);
 	assert_int_equal(c->horizon_days, 14);
 	assert_int_equal(c->checkin_open_minutes, 30);
@@ -541,7 +537,6 @@ settings_are_read(void **state)
 	assert_int_equal(c->rate_per_second, 0);
 	assert_int_equal(catalogue_point(c, "hoan-kiem")->nhours[1], 8);
 	catalogue_free(c);
-	problems_free(&pr);
 }
 
 /* Unknown fields are ignored (a newer catalogue still loads). */
@@ -554,13 +549,7 @@ unknown_fields_are_ignored(void **state)
 	set_path(root, "points[0].phone", "\"024 3825 0000\"");
 	set_path(root, "points[0].services[0].note", "{\"a\": 1}");
 	set_path(root, "tokens[0].expires", "\"2027-01-01\"");
-	struct problems pr = {0};
-	struct catalogue *c = catalogue_parse(root, &pr);
-	if (c == NULL)
-		print_problems("unknown fields", &pr);
-	assert_non_null(c);
-	catalogue_free(c);
-	problems_free(&pr);
+	catalogue_free(unit_catalogue_root_ok(root));
 }
 
 /* The contract's example catalogue (with real token values) is valid. */

@@ -12,7 +12,8 @@ sha256_of_abc(void **state)
 	char out[65];
 	unsigned char md[32];
 	assert_int_equal(digest_sha256(parts, 1, out), 0);
-	assert_string_equal(out, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	assert_string_equal(out,
+	                    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 	assert_int_equal(digest_sha256_bytes("abc", 3, md), 0);
 	assert_int_equal(md[0], 0xba);
 	assert_int_equal(md[31], 0xad);
@@ -26,7 +27,8 @@ parts_are_joined_by_a_bar(void **state)
 	const char *parts[] = {"prev", "42", "p1", "", "x"};
 	char out[65];
 	assert_int_equal(digest_sha256(parts, 5, out), 0);
-	assert_string_equal(out, "babd3f2d702256884033363deb18b078249cbbdaf69311037c9ac2a531180264");
+	assert_string_equal(out,
+	                    "babd3f2d702256884033363deb18b078249cbbdaf69311037c9ac2a531180264");
 }
 
 /* The state is kept between calls and freed on demand: each call still hashes its own input. */

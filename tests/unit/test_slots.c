@@ -35,11 +35,7 @@ static int
 setup_week(void **state)
 {
 	static struct fixture f;
-	char *text = unit_point_json(WEEK_HOURS, "[\"2026-11-25\"]", services, "[]");
-	f.c = unit_catalogue_ok(text);
-	free(text);
-	f.p = catalogue_point(f.c, "cua-nam");
-	assert_non_null(f.p);
+	f.c = unit_point_catalogue(WEEK_HOURS, "[\"2026-11-25\"]", services, "[]", &f.p);
 	*state = &f;
 	return 0;
 }
@@ -175,10 +171,9 @@ static void
 missing_day_key_is_closed(void **state)
 {
 	(void)state;
-	char *text = unit_point_json("{\"mon\": [\"08:00-09:00\"]}", "[]", services, "[]");
-	struct catalogue *c = unit_catalogue_ok(text);
-	free(text);
-	const struct point *p = catalogue_point(c, "cua-nam");
+	const struct point *p;
+	struct catalogue *c =
+	    unit_point_catalogue("{\"mon\": [\"08:00-09:00\"]}", "[]", services, "[]", &p);
 	struct slot v[SLOTS_MAX];
 	assert_int_equal(slots_for_day(p, point_service(p, "s30"), MON_2026_11_23, v, SLOTS_MAX),
 	                 2);
@@ -195,11 +190,9 @@ static void
 hours_not_a_multiple_of_the_slot(void **state)
 {
 	(void)state;
-	char *text =
-	    unit_point_json("{\"mon\": [\"07:30-11:40\", \"13:10-13:55\"]}", "[]", services, "[]");
-	struct catalogue *c = unit_catalogue_ok(text);
-	free(text);
-	struct fixture f = {c, catalogue_point(c, "cua-nam")};
+	struct fixture f;
+	f.c = unit_point_catalogue("{\"mon\": [\"07:30-11:40\", \"13:10-13:55\"]}", "[]", services,
+	                           "[]", &f.p);
 	static const char *const s30[] = {"07:30-08:00", "08:00-08:30", "08:30-09:00",
 	                                  "09:00-09:30", "09:30-10:00", "10:00-10:30",
 	                                  "10:30-11:00", "11:00-11:30", "13:10-13:40"};
@@ -223,7 +216,7 @@ hours_not_a_multiple_of_the_slot(void **state)
 	assert_int_not_equal(slot_find(f.p, svc(&f, "s30"), MON_2026_11_23, hm("13:00"), &s), 0);
 	assert_int_not_equal(slot_find(f.p, svc(&f, "s30"), MON_2026_11_23, hm("13:30"), &s), 0);
 	assert_int_not_equal(slot_find(f.p, svc(&f, "s30"), MON_2026_11_23, hm("11:30"), &s), 0);
-	catalogue_free(c);
+	catalogue_free(f.c);
 }
 
 static void
@@ -244,10 +237,9 @@ five_minute_slots_over_a_whole_day(void **state)
 	const char *svc5 =
 	    "[{\"id\": \"s5\", \"name\": \"Năm\", \"prefix\": \"E\", \"slot_minutes\": 5, "
 	    "\"slot_capacity\": 1}]";
-	char *text = unit_point_json("{\"mon\": [\"00:00-23:59\"]}", "[]", svc5, "[]");
-	struct catalogue *c = unit_catalogue_ok(text);
-	free(text);
-	const struct point *p = catalogue_point(c, "cua-nam");
+	const struct point *p;
+	struct catalogue *c =
+	    unit_point_catalogue("{\"mon\": [\"00:00-23:59\"]}", "[]", svc5, "[]", &p);
 	struct slot v[SLOTS_MAX];
 	assert_int_equal(slots_for_day(p, point_service(p, "s5"), MON_2026_11_23, v, SLOTS_MAX),
 	                 287); /* 1439 minutes: 287 whole slots, 23:55-24:00 overruns 23:59 */
@@ -339,14 +331,12 @@ static void
 many_closed_dates_out_of_order(void **state)
 {
 	(void)state;
-	char *text =
-	    unit_point_json(WEEK_HOURS,
-	                    "[\"2027-09-02\", \"2026-11-24\", \"2027-01-01\", \"2026-12-31\","
-	                    " \"2027-02-04\"]",
-	                    services, "[]");
-	struct catalogue *c = unit_catalogue_ok(text);
-	free(text);
-	const struct point *p = catalogue_point(c, "cua-nam");
+	const struct point *p;
+	struct catalogue *c =
+	    unit_point_catalogue(WEEK_HOURS,
+	                         "[\"2027-09-02\", \"2026-11-24\", \"2027-01-01\", \"2026-12-31\","
+	                         " \"2027-02-04\"]",
+	                         services, "[]", &p);
 	static const char *const closed[] = {"2027-09-02", "2026-11-24", "2027-01-01", "2026-12-31",
 	                                     "2027-02-04"};
 	static const char *const open[] = {"2026-11-23", "2026-11-25", "2026-12-30",

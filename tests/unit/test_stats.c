@@ -56,24 +56,6 @@ row(const char *service, int booking, enum tstatus status, int64_t began, int64_
 	                          .rating = rating};
 }
 
-static json_int_t
-int_of(json_t *o, const char *key)
-{
-	json_t *v = json_object_get(o, key);
-	if (!json_is_integer(v))
-		fail_msg("%s should be an integer", key);
-	return json_integer_value(v);
-}
-
-static double
-num_of(json_t *o, const char *key)
-{
-	json_t *v = json_object_get(o, key);
-	if (!json_is_number(v))
-		fail_msg("%s should be a number", key);
-	return json_number_value(v);
-}
-
 #define T0 1000000
 
 /* One day: every kind of ticket and its counts, waits and service times. */
@@ -101,21 +83,21 @@ a_day_of_tickets(void **state)
 		stats_add(&s, &rows[i]);
 	json_t *o = stats_json(&s);
 	assert_non_null(o);
-	assert_int_equal(int_of(o, "booked"),
+	assert_int_equal(unit_json_int(o, "booked"),
 	                 6); /* every booking made for the date, cancelled too */
-	assert_int_equal(int_of(o, "cancelled"), 1);
-	assert_int_equal(int_of(o, "walkins"), 3);
-	assert_int_equal(int_of(o, "checked_in"), 3); /* bookings only */
-	assert_int_equal(int_of(o, "served"), 3);
-	assert_int_equal(int_of(o, "no_show"), 1);
-	assert_int_equal(int_of(o, "expired"), 2);
+	assert_int_equal(unit_json_int(o, "cancelled"), 1);
+	assert_int_equal(unit_json_int(o, "walkins"), 3);
+	assert_int_equal(unit_json_int(o, "checked_in"), 3); /* bookings only */
+	assert_int_equal(unit_json_int(o, "served"), 3);
+	assert_int_equal(unit_json_int(o, "no_show"), 1);
+	assert_int_equal(unit_json_int(o, "expired"), 2);
 	/* waits: 600, 120, 1200, 60 -> average 495; p90 rank ceil(3.6) = 4 -> 1200 */
-	assert_true(num_of(o, "avg_wait_seconds") == 495.0);
-	assert_int_equal(int_of(o, "p90_wait_seconds"), 1200);
+	assert_true(unit_json_num(o, "avg_wait_seconds") == 495.0);
+	assert_int_equal(unit_json_int(o, "p90_wait_seconds"), 1200);
 	/* service: 300, 300, 240 -> 280 */
-	assert_true(num_of(o, "avg_service_seconds") == 280.0);
-	assert_int_equal(int_of(o, "feedback_count"), 3);
-	assert_true(num_of(o, "feedback_avg") == 4.0);
+	assert_true(unit_json_num(o, "avg_service_seconds") == 280.0);
+	assert_int_equal(unit_json_int(o, "feedback_count"), 3);
+	assert_true(unit_json_num(o, "feedback_avg") == 4.0);
 	json_decref(o);
 	stats_free(&s);
 }
@@ -128,12 +110,11 @@ empty_day_has_null_averages(void **state)
 	struct stats s = {0};
 	json_t *o = stats_json(&s);
 	for (int i = 0; stats_fields[i]; i++) {
-		json_t *v = json_object_get(o, stats_fields[i]);
-		assert_non_null(v);
+		assert_non_null(json_object_get(o, stats_fields[i]));
 		if (strstr(stats_fields[i], "avg") || strstr(stats_fields[i], "p90"))
-			assert_true(json_is_null(v));
+			unit_json_null(o, stats_fields[i]);
 		else
-			assert_int_equal(json_integer_value(v), 0);
+			assert_int_equal(unit_json_int(o, stats_fields[i]), 0);
 	}
 	json_decref(o);
 	/* Tickets but nobody called yet, nothing served, no feedback: still null averages. */
@@ -142,13 +123,13 @@ empty_day_has_null_averages(void **state)
 	r = row("cu-tru", 1, ST_BOOKED, 0, 0, 0, 0, 0);
 	stats_add(&s, &r);
 	o = stats_json(&s);
-	assert_int_equal(int_of(o, "walkins"), 1);
-	assert_int_equal(int_of(o, "booked"), 1);
-	assert_true(json_is_null(json_object_get(o, "avg_wait_seconds")));
-	assert_true(json_is_null(json_object_get(o, "p90_wait_seconds")));
-	assert_true(json_is_null(json_object_get(o, "avg_service_seconds")));
-	assert_true(json_is_null(json_object_get(o, "feedback_avg")));
-	assert_int_equal(int_of(o, "feedback_count"), 0);
+	assert_int_equal(unit_json_int(o, "walkins"), 1);
+	assert_int_equal(unit_json_int(o, "booked"), 1);
+	unit_json_null(o, "avg_wait_seconds");
+	unit_json_null(o, "p90_wait_seconds");
+	unit_json_null(o, "avg_service_seconds");
+	unit_json_null(o, "feedback_avg");
+	assert_int_equal(unit_json_int(o, "feedback_count"), 0);
 	json_decref(o);
 	stats_free(&s);
 }
@@ -164,9 +145,9 @@ called_not_served_has_no_service_time(void **state)
 	r = row("cu-tru", 0, ST_PARKED, T0, T0 + 30, T0 + 30, 0, 0);
 	stats_add(&s, &r);
 	json_t *o = stats_json(&s);
-	assert_true(num_of(o, "avg_wait_seconds") == 60.0);
-	assert_int_equal(int_of(o, "p90_wait_seconds"), 90);
-	assert_true(json_is_null(json_object_get(o, "avg_service_seconds")));
+	assert_true(unit_json_num(o, "avg_wait_seconds") == 60.0);
+	assert_int_equal(unit_json_int(o, "p90_wait_seconds"), 90);
+	unit_json_null(o, "avg_service_seconds");
 	json_decref(o);
 	stats_free(&s);
 }
@@ -183,11 +164,11 @@ many_tickets(void **state)
 		stats_add(&s, &r);
 	}
 	json_t *o = stats_json(&s);
-	assert_int_equal(int_of(o, "walkins"), 100);
-	assert_int_equal(int_of(o, "served"), 100);
-	assert_true(num_of(o, "avg_wait_seconds") == 50.5);
-	assert_int_equal(int_of(o, "p90_wait_seconds"), 90);
-	assert_true(num_of(o, "avg_service_seconds") == 101.0);
+	assert_int_equal(unit_json_int(o, "walkins"), 100);
+	assert_int_equal(unit_json_int(o, "served"), 100);
+	assert_true(unit_json_num(o, "avg_wait_seconds") == 50.5);
+	assert_int_equal(unit_json_int(o, "p90_wait_seconds"), 90);
+	assert_true(unit_json_num(o, "avg_service_seconds") == 101.0);
 	json_decref(o);
 	stats_free(&s);
 	assert_null(s.waits); /* freed and cleared */
@@ -267,7 +248,6 @@ setup_db(void **state)
 	return 0;
 }
 
-
 /*
  * wait = first called_at - the time the ticket began waiting (check-in or issue); service =
  * completion - last called_at; booked counts cancelled bookings too.
@@ -309,20 +289,20 @@ a_day_from_the_database(void **state)
 	struct stats s = {0};
 	assert_int_equal(store_stats_rows("cua-nam", MON_2026_11_23, fold, &s), 0);
 	json_t *o = stats_json(&s);
-	assert_int_equal(int_of(o, "booked"), 3);
-	assert_int_equal(int_of(o, "cancelled"), 1);
-	assert_int_equal(int_of(o, "walkins"), 2);
-	assert_int_equal(int_of(o, "checked_in"), 1);
-	assert_int_equal(int_of(o, "served"), 2);
-	assert_int_equal(int_of(o, "no_show"), 1);
-	assert_int_equal(int_of(o, "expired"), 1);
+	assert_int_equal(unit_json_int(o, "booked"), 3);
+	assert_int_equal(unit_json_int(o, "cancelled"), 1);
+	assert_int_equal(unit_json_int(o, "walkins"), 2);
+	assert_int_equal(unit_json_int(o, "checked_in"), 1);
+	assert_int_equal(unit_json_int(o, "served"), 2);
+	assert_int_equal(unit_json_int(o, "no_show"), 1);
+	assert_int_equal(unit_json_int(o, "expired"), 1);
 	/* waits 1200 (08:40-09:00), 1500 (08:50-09:15), 1560 (08:55-09:21) */
-	assert_true(num_of(o, "avg_wait_seconds") == 1420.0);
-	assert_int_equal(int_of(o, "p90_wait_seconds"), 1560);
+	assert_true(unit_json_num(o, "avg_wait_seconds") == 1420.0);
+	assert_int_equal(unit_json_int(o, "p90_wait_seconds"), 1560);
 	/* service 480 (09:02-09:10, from the recall), 300 (09:15-09:20) */
-	assert_true(num_of(o, "avg_service_seconds") == 390.0);
-	assert_int_equal(int_of(o, "feedback_count"), 2);
-	assert_true(num_of(o, "feedback_avg") == 4.5);
+	assert_true(unit_json_num(o, "avg_service_seconds") == 390.0);
+	assert_int_equal(unit_json_int(o, "feedback_count"), 2);
+	assert_true(unit_json_num(o, "feedback_avg") == 4.5);
 	json_decref(o);
 	stats_free(&s);
 	/* Another day has nothing. */

@@ -38,7 +38,6 @@ setup(void **state)
 	return 0;
 }
 
-
 /* An instant of DAY at "HH:MM" in +07:00. */
 static int64_t
 on(int day, const char *hhmm)
@@ -176,6 +175,25 @@ counter_calls_only_its_services(void **state)
 	expect_call("quay-ab", "08:34", "");
 }
 
+/*
+ * At a counter serving two services, a priority ticket of either service goes before plain
+ * tickets of both that were entitled earlier.
+ */
+static void
+priority_of_either_service_first(void **state)
+{
+	(void)state;
+	struct ticket a1 = walkin("cu-tru", NULL, "08:00");
+	struct ticket b1 = walkin("khai-sinh", NULL, "08:05");
+	struct ticket b2 = walkin("khai-sinh", "elderly", "08:10");
+	struct ticket a2 = walkin("cu-tru", "merit", "08:20");
+	expect_call("quay-ab", "08:30", b2.number);
+	expect_call("quay-ab", "08:31", a2.number);
+	expect_call("quay-ab", "08:32", a1.number);
+	expect_call("quay-ab", "08:33", b1.number);
+	expect_call("quay-ab", "08:34", "");
+}
+
 /* A transferred ticket keeps its number and its place in time in the new queue. */
 static void
 transfer_keeps_its_place(void **state)
@@ -246,8 +264,8 @@ positions_and_eta(void **state)
 	assert_int_equal(store_open_counters(point(), "khai-sinh"), 1);
 	/* The ticket as shown: position and eta while waiting. */
 	json_t *o = ticket_json(&a2, VIEW_PUBLIC);
-	assert_int_equal(json_integer_value(json_object_get(o, "position")), 3);
-	assert_int_equal(json_integer_value(json_object_get(o, "eta_minutes")), 36);
+	assert_int_equal(unit_json_int(o, "position"), 3);
+	assert_int_equal(unit_json_int(o, "eta_minutes"), 36);
 	json_decref(o);
 	/* A paused counter calls nobody. */
 	struct ticket t;
@@ -352,7 +370,7 @@ checkin_window(void **state)
 	                 E_CHECKIN_NOT_OPEN);
 	assert_int_equal(store_checkin(point(), b.code, "kiosk", at("10:46"), &t),
 	                 E_CHECKIN_CLOSED);
-	assert_true(store_expire_due(at("10:46"), ICT) >= 1);
+	assert_int_equal(store_expire_due(at("10:46"), ICT), 1); /* b, the only booking yet */
 	assert_int_equal(store_ticket(b.code, &t), E_OK);
 	assert_int_equal(t.status, ST_EXPIRED);
 	assert_int_equal(store_checkin(point(), b.code, "kiosk", at("10:50"), &t),
@@ -480,12 +498,42 @@ duplicate_and_too_many_bookings(void **state)
 	assert_int_equal(try_book(citizen(1), "khai-sinh", TODAY + 1, "10:00", &t),
 	                 E_TOO_MANY_BOOKINGS);
 	assert_int_equal(try_book(citizen(2), "khai-sinh", TODAY + 1, "10:00", &t), E_OK);
-	/* Served, a booking is no longer active: the citizen may book again. */
+	/*
+	 * Checked in (waiting), being served (called) or set aside (parked), a booking is still
+	 * active: the same service on the same date is a duplicate, and it counts towards the
+	 * three.
+	 */
 	checkin(a.code, "08:30");
-	expect_call("quay-a", "09:00", a.number);
-	assert_int_equal(try_book(citizen(1), "khai-sinh", TODAY + 1, "10:00", &t), E_OK);
-	/* And the same service on the same date again, the first one being served. */
-	assert_int_equal(try_book(citizen(3), "cu-tru", TODAY, "11:00", &t), E_OK);
+	assert_int_equal(try_book(citizen(1), "cu-tru", TODAY, "11:00", &t), E_DUPLICATE_BOOKING);
+	struct ticket called;
+	assert_int_equal(store_call_next(counter("quay-a"), "quay-a", at("09:00"), &called), E_OK);
+	assert_string_equal(called.number, a.number);
+	assert_int_equal(called.status, ST_CALLED);
+	assert_string_equal(called.counter, "quay-a");
+	assert_int_equal(try_book(citizen(1), "cu-tru", TODAY, "11:00", &t), E_DUPLICATE_BOOKING);
+	assert_int_equal(try_book(citizen(1), "khai-sinh", TODAY + 1, "10:00", &t),
+	                 E_TOO_MANY_BOOKINGS);
+	assert_int_equal(store_finish(counter("quay-a"), ST_PARKED, "quay-a", at("09:05"), &t),
+	                 E_OK);
+	assert_int_equal(try_book(citizen(1), "cu-tru", TODAY, "11:00", &t), E_DUPLICATE_BOOKING);
+	assert_int_equal(store_call_code(counter("quay-a"), a.code, "quay-a", at("09:10"), &t),
+	                 E_OK);
+	assert_int_equal(try_book(citizen(1), "cu-tru", TODAY, "11:00", &t), E_DUPLICATE_BOOKING);
+	/* Served, a booking is no longer active: the citizen may book again. */
+	assert_int_equal(store_finish(counter("quay-a"), ST_SERVED, "quay-a", at("09:15"), &t),
+	                 E_OK);
+	struct ticket third;
+	assert_int_equal(try_book(citizen(1), "khai-sinh", TODAY + 1, "10:00", &third), E_OK);
+	/*
+	 * And the same service on the same date again, the first one served: no duplicate now,
+	 * but three are active again (khai-sinh today, both tomorrow), so the limit refuses it
+	 * until one of them is cancelled.
+	 */
+	assert_int_equal(try_book(citizen(1), "cu-tru", TODAY, "11:00", &t), E_TOO_MANY_BOOKINGS);
+	assert_int_equal(store_cancel(third.code, "ihanoi", at("09:20"), &t), E_OK);
+	assert_int_equal(try_book(citizen(1), "cu-tru", TODAY, "11:00", &t), E_OK);
+	assert_string_not_equal(t.code, a.code);
+	assert_int_equal(t.status, ST_BOOKED);
 }
 
 /* Moved within its date a booking keeps its number; to another date it takes that date's next. */
@@ -543,8 +591,8 @@ event_chain_survives_rollbacks(void **state)
 	assert_int_equal(sqlite3_exec(db_handle(), "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
 	assert_true(db_epoch() != before);
 	struct ticket t;
-	assert_int_equal(store_walkin(point(), point_service(point(), "cu-tru"), NULL, NULL, "kiosk",
-	                              at("07:10"), &t),
+	assert_int_equal(store_walkin(point(), point_service(point(), "cu-tru"), NULL, NULL,
+	                              "kiosk", at("07:10"), &t),
 	                 E_UNAVAILABLE);
 	assert_int_equal(db_commit(), -1);
 	walkin("khai-sinh", NULL, "07:11");
@@ -558,8 +606,9 @@ event_chain_survives_rollbacks(void **state)
 	if (audit_verify(why, sizeof why) != 0)
 		fail_msg("audit_verify: %s", why);
 	sqlite3_stmt *st;
-	assert_int_equal(sqlite3_prepare_v2(db_handle(), "SELECT count(*) FROM event", -1, &st, NULL),
-	                 SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_prepare_v2(db_handle(), "SELECT count(*) FROM event", -1, &st, NULL),
+	    SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	assert_int_equal(sqlite3_column_int(st, 0), 3); /* the booking and two walk-ins */
 	sqlite3_finalize(st);
@@ -569,20 +618,28 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(entitlement_of_bookings_and_walkins, setup, unit_db_teardown),
-	    cmocka_unit_test_setup_teardown(event_chain_survives_rollbacks, setup, unit_db_teardown),
-	    cmocka_unit_test_setup_teardown(counter_calls_only_its_services, setup, unit_db_teardown),
+	    cmocka_unit_test_setup_teardown(entitlement_of_bookings_and_walkins, setup,
+	                                    unit_db_teardown),
+	    cmocka_unit_test_setup_teardown(event_chain_survives_rollbacks, setup,
+	                                    unit_db_teardown),
+	    cmocka_unit_test_setup_teardown(counter_calls_only_its_services, setup,
+	                                    unit_db_teardown),
+	    cmocka_unit_test_setup_teardown(priority_of_either_service_first, setup,
+	                                    unit_db_teardown),
 	    cmocka_unit_test_setup_teardown(transfer_keeps_its_place, setup, unit_db_teardown),
 	    cmocka_unit_test_setup_teardown(fairness_across_calls, setup, unit_db_teardown),
 	    cmocka_unit_test_setup_teardown(positions_and_eta, setup, unit_db_teardown),
 	    cmocka_unit_test_setup_teardown(one_called_ticket_per_counter, setup, unit_db_teardown),
 	    cmocka_unit_test_setup_teardown(recalls_up_to_max_calls, setup, unit_db_teardown),
-	    cmocka_unit_test_setup_teardown(parked_ticket_waits_outside_the_order, setup, unit_db_teardown),
+	    cmocka_unit_test_setup_teardown(parked_ticket_waits_outside_the_order, setup,
+	                                    unit_db_teardown),
 	    cmocka_unit_test_setup_teardown(checkin_window, setup, unit_db_teardown),
 	    cmocka_unit_test_setup_teardown(end_of_day_expires_what_waits, setup, unit_db_teardown),
-	    cmocka_unit_test_setup_teardown(numbers_count_per_service_and_day, setup, unit_db_teardown),
+	    cmocka_unit_test_setup_teardown(numbers_count_per_service_and_day, setup,
+	                                    unit_db_teardown),
 	    cmocka_unit_test_setup_teardown(capacity_and_cancellation, setup, unit_db_teardown),
-	    cmocka_unit_test_setup_teardown(duplicate_and_too_many_bookings, setup, unit_db_teardown),
+	    cmocka_unit_test_setup_teardown(duplicate_and_too_many_bookings, setup,
+	                                    unit_db_teardown),
 	    cmocka_unit_test_setup_teardown(moving_a_booking, setup, unit_db_teardown),
 	};
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);

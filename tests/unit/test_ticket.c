@@ -7,13 +7,11 @@ static int
 setup(void **state)
 {
 	(void)state;
-	char *text = unit_point_json(
+	cat = unit_point_catalogue(
 	    "{\"mon\": [\"07:30-12:00\"]}", "[]",
 	    "[{\"id\": \"cu-tru\", \"name\": \"Cư trú\", \"prefix\": \"A\", \"slot_minutes\": 30,"
 	    " \"slot_capacity\": 6}]",
-	    "[]");
-	cat = unit_catalogue_ok(text);
-	free(text);
+	    "[]", NULL);
 	return 0;
 }
 
@@ -57,23 +55,6 @@ a_booking(void)
 	return t;
 }
 
-static const char *
-str(json_t *o, const char *key)
-{
-	json_t *v = json_object_get(o, key);
-	if (!json_is_string(v))
-		fail_msg("%s should be a string", key);
-	return json_string_value(v);
-}
-
-static void
-assert_null_field(json_t *o, const char *key)
-{
-	json_t *v = json_object_get(o, key);
-	if (v == NULL || !json_is_null(v))
-		fail_msg("%s should be null", key);
-}
-
 static const char *const fields[] = {
     "code",          "kind",     "number",      "point",    "service",    "date",
     "start",         "end",      "status",      "priority", "created_at", "checkin_from",
@@ -91,25 +72,25 @@ booking_as_staff_sees_it(void **state)
 		if (json_object_get(o, fields[i]) == NULL)
 			fail_msg("no %s", fields[i]);
 	assert_int_equal(json_object_size(o), NELEM(fields) + 2); /* and citizen_id, dossier_id */
-	assert_string_equal(str(o, "code"), "K7M2Q9XD");
-	assert_string_equal(str(o, "kind"), "booking");
-	assert_string_equal(str(o, "number"), "A015");
-	assert_string_equal(str(o, "point"), "cua-nam");
-	assert_string_equal(str(o, "service"), "cu-tru");
-	assert_string_equal(str(o, "date"), "2026-11-24");
-	assert_string_equal(str(o, "start"), "09:00");
-	assert_string_equal(str(o, "end"), "09:30");
-	assert_string_equal(str(o, "status"), "booked");
-	assert_null_field(o, "priority");
-	assert_string_equal(str(o, "citizen_id"), "********1234"); /* masked */
-	assert_string_equal(str(o, "dossier_id"), "000.00.13.H26-241123-0001");
-	assert_string_equal(str(o, "created_at"), "2026-11-23T08:00:00+07:00");
-	assert_string_equal(str(o, "checkin_from"), "2026-11-24T08:00:00+07:00");
-	assert_string_equal(str(o, "checkin_until"), "2026-11-24T09:45:00+07:00");
-	assert_null_field(o, "position"); /* only while waiting */
-	assert_null_field(o, "eta_minutes");
-	assert_null_field(o, "counter");
-	assert_null_field(o, "called_at");
+	assert_string_equal(unit_json_str(o, "code"), "K7M2Q9XD");
+	assert_string_equal(unit_json_str(o, "kind"), "booking");
+	assert_string_equal(unit_json_str(o, "number"), "A015");
+	assert_string_equal(unit_json_str(o, "point"), "cua-nam");
+	assert_string_equal(unit_json_str(o, "service"), "cu-tru");
+	assert_string_equal(unit_json_str(o, "date"), "2026-11-24");
+	assert_string_equal(unit_json_str(o, "start"), "09:00");
+	assert_string_equal(unit_json_str(o, "end"), "09:30");
+	assert_string_equal(unit_json_str(o, "status"), "booked");
+	unit_json_null(o, "priority");
+	assert_string_equal(unit_json_str(o, "citizen_id"), "********1234"); /* masked */
+	assert_string_equal(unit_json_str(o, "dossier_id"), "000.00.13.H26-241123-0001");
+	assert_string_equal(unit_json_str(o, "created_at"), "2026-11-23T08:00:00+07:00");
+	assert_string_equal(unit_json_str(o, "checkin_from"), "2026-11-24T08:00:00+07:00");
+	assert_string_equal(unit_json_str(o, "checkin_until"), "2026-11-24T09:45:00+07:00");
+	unit_json_null(o, "position"); /* only while waiting */
+	unit_json_null(o, "eta_minutes");
+	unit_json_null(o, "counter");
+	unit_json_null(o, "called_at");
 	json_decref(o);
 }
 
@@ -123,7 +104,7 @@ public_view_has_no_personal_data(void **state)
 	assert_null(json_object_get(o, "citizen_id"));
 	assert_null(json_object_get(o, "dossier_id"));
 	assert_int_equal(json_object_size(o), NELEM(fields));
-	assert_string_equal(str(o, "number"), "A015");
+	assert_string_equal(unit_json_str(o, "number"), "A015");
 	char *s = json_dumps(o, JSON_COMPACT);
 	assert_null(strstr(s, "1234"));
 	assert_null(strstr(s, "H26"));
@@ -147,17 +128,17 @@ walkin_has_null_slot_fields(void **state)
 	snprintf(t.counter, sizeof t.counter, "cua-nam-1");
 	t.called_at = instant("2026-11-24T09:05:00+07:00");
 	json_t *o = ticket_json(&t, VIEW_STAFF);
-	assert_string_equal(str(o, "kind"), "walkin");
-	assert_null_field(o, "start");
-	assert_null_field(o, "end");
-	assert_null_field(o, "checkin_from");
-	assert_null_field(o, "checkin_until");
-	assert_null_field(o, "citizen_id");
-	assert_null_field(o, "dossier_id");
-	assert_string_equal(str(o, "priority"), "elderly");
-	assert_string_equal(str(o, "status"), "called");
-	assert_string_equal(str(o, "counter"), "cua-nam-1");
-	assert_string_equal(str(o, "called_at"), "2026-11-24T09:05:00+07:00");
+	assert_string_equal(unit_json_str(o, "kind"), "walkin");
+	unit_json_null(o, "start");
+	unit_json_null(o, "end");
+	unit_json_null(o, "checkin_from");
+	unit_json_null(o, "checkin_until");
+	unit_json_null(o, "citizen_id");
+	unit_json_null(o, "dossier_id");
+	assert_string_equal(unit_json_str(o, "priority"), "elderly");
+	assert_string_equal(unit_json_str(o, "status"), "called");
+	assert_string_equal(unit_json_str(o, "counter"), "cua-nam-1");
+	assert_string_equal(unit_json_str(o, "called_at"), "2026-11-24T09:05:00+07:00");
 	json_decref(o);
 }
 
@@ -169,7 +150,7 @@ instants_in_the_configured_offset(void **state)
 	struct ticket t = a_booking();
 	cat->utc_offset = -330;
 	json_t *o = ticket_json(&t, VIEW_PUBLIC);
-	assert_string_equal(str(o, "created_at"), "2026-11-22T19:30:00-05:30");
+	assert_string_equal(unit_json_str(o, "created_at"), "2026-11-22T19:30:00-05:30");
 	json_decref(o);
 	cat->utc_offset = 7 * 60;
 	o = instant_json(0);

@@ -1,4 +1,4 @@
-/* unit.h: what the unit tests share: cmocka, and catalogues built from JSON text. */
+/* unit.h: what the unit tests share: cmocka, catalogues built from JSON text, typed JSON fields. */
 #ifndef HANGDOI_UNIT_H
 #define HANGDOI_UNIT_H
 
@@ -27,26 +27,30 @@
 #define UNIT_TOKENS "[{\"name\": \"ops\", \"role\": \"admin\", \"token\": \"admin-token-1234\"}]"
 #define UNIT_SECRET "unit-test-secret-32-bytes-or-more......."
 
-/*
- * Parses TEXT (JSON) into a catalogue; NULL with PR filled when the loader refuses it. A text
- * that is not JSON at all fails the test: every fixture here is JSON.
- */
-static inline struct catalogue *
-unit_catalogue(const char *text, struct problems *pr)
+/* Parses TEXT as JSON; a text that is not JSON fails the test: every fixture here is JSON. */
+static inline json_t *
+unit_json_load(const char *text)
 {
 	json_error_t e;
 	json_t *root = json_loads(text, JSON_REJECT_DUPLICATES, &e);
 	if (root == NULL)
 		fail_msg("fixture is not JSON: %s at %d:%d\n%s", e.text, e.line, e.column, text);
-	return catalogue_parse(root, pr);
+	return root;
 }
 
-/* A catalogue the loader must accept; its problems are printed when it does not. */
+/* Parses TEXT (JSON) into a catalogue; NULL with PR filled when the loader refuses it. */
 static inline struct catalogue *
-unit_catalogue_ok(const char *text)
+unit_catalogue(const char *text, struct problems *pr)
+{
+	return catalogue_parse(unit_json_load(text), pr);
+}
+
+/* A catalogue the loader must accept from ROOT (taken); its problems are printed when not. */
+static inline struct catalogue *
+unit_catalogue_root_ok(json_t *root)
 {
 	struct problems pr = {0};
-	struct catalogue *c = unit_catalogue(text, &pr);
+	struct catalogue *c = catalogue_parse(root, &pr);
 	for (int i = 0; i < pr.n; i++)
 		print_error("unexpected problem: %s\n", pr.v[i]);
 	int n = pr.n;
@@ -54,6 +58,53 @@ unit_catalogue_ok(const char *text)
 	assert_int_equal(n, 0);
 	assert_non_null(c);
 	return c;
+}
+
+/* A catalogue the loader must accept from TEXT (JSON). */
+static inline struct catalogue *
+unit_catalogue_ok(const char *text)
+{
+	return unit_catalogue_root_ok(unit_json_load(text));
+}
+
+/*
+ * The typed fields of a JSON object: each asserts that KEY is there with the type asked for
+ * (an integer is a number too, as JSON has it).
+ */
+static inline json_int_t
+unit_json_int(const json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+	if (!json_is_integer(v))
+		fail_msg("%s should be an integer", key);
+	return json_integer_value(v);
+}
+
+static inline double
+unit_json_num(const json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+	if (!json_is_number(v))
+		fail_msg("%s should be a number", key);
+	return json_number_value(v);
+}
+
+static inline const char *
+unit_json_str(const json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+	if (!json_is_string(v))
+		fail_msg("%s should be a string", key);
+	return json_string_value(v);
+}
+
+/* KEY is there, and null (not merely missing). */
+static inline void
+unit_json_null(const json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+	if (v == NULL || !json_is_null(v))
+		fail_msg("%s should be null", key);
 }
 
 /* printf into a malloc'd string (the fixtures are built from parts). */
@@ -84,6 +135,24 @@ unit_point_json(const char *hours, const char *closed, const char *services, con
 	                   " \"points\": [{\"id\": \"cua-nam\", \"name\": \"Phường Cửa Nam\","
 	                   " \"hours\": %s, \"closed\": %s, \"services\": %s, \"counters\": %s}]}",
 	                   hours, closed, services, counters);
+}
+
+/*
+ * The catalogue of unit_point_json(HOURS, CLOSED, SERVICES, COUNTERS), which the loader must
+ * accept; its point "cua-nam" in *P when P is not NULL.
+ */
+static inline struct catalogue *
+unit_point_catalogue(const char *hours, const char *closed, const char *services,
+                     const char *counters, const struct point **p)
+{
+	char *text = unit_point_json(hours, closed, services, counters);
+	struct catalogue *c = unit_catalogue_ok(text);
+	free(text);
+	const struct point *found = catalogue_point(c, "cua-nam");
+	assert_non_null(found);
+	if (p)
+		*p = found;
+	return c;
 }
 
 #endif
