@@ -148,12 +148,10 @@ test('transfer offers the point\'s services; a parked ticket is called back by i
 
 test('the waiting list: the counter\'s services only, in call order, updated after a call', async () => {
   const kiosk = kioskToken('cua-nam');
-  const walkin = (service, priority) => daemon.post('/v1/points/cua-nam/tickets',
-    priority ? { service, priority } : { service }, { token: kiosk });
-  const first = await walkin('cu-tru');
-  const second = await walkin('cu-tru');
-  const other = await walkin('khai-sinh');
-  const elderly = await walkin('cu-tru', 'elderly');
+  const first = await daemon.walkin('cu-tru');
+  const second = await daemon.walkin('cu-tru');
+  const other = await daemon.walkin('khai-sinh');
+  const elderly = await daemon.walkin('cu-tru', 'cua-nam', { priority: 'elderly' });
   for (const r of [first, second, other, elderly]) assert.equal(r.status, 201, r.text);
   // A booking for the next slot, checked in now: it waits from its slot's start, after the walk-ins.
   const booked = await daemon.post('/v1/bookings', {

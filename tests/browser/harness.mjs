@@ -136,13 +136,18 @@ export async function startDaemon() {
     base, port, dir, logs, request,
     get: (p, opts) => request('GET', p, opts),
     post: (p, body, opts = {}) => request('POST', p, { ...opts, body }),
-    walkin: (service = 'cu-tru', point = 'cua-nam') =>
-      request('POST', `/v1/points/${point}/tickets`, { token: kioskToken(point), body: { service } }),
+    /** A walk-in from the point's kiosk; PRIORITY (e.g. 'elderly') is sent only when given. */
+    walkin: (service = 'cu-tru', point = 'cua-nam', { priority } = {}) =>
+      request('POST', `/v1/points/${point}/tickets`, {
+        token: kioskToken(point), body: priority ? { service, priority } : { service },
+      }),
     counter: (counter, action, body) =>
       request('POST', `/v1/counters/${counter}/${action}`, { token: counterToken(counter), body }),
     counterState: (counter) =>
       request('GET', `/v1/counters/${counter}`, { token: counterToken(counter) }),
     ticket: (code) => request('GET', `/v1/tickets/${code}`),
+    /** Sets the test clock (PUT /v1/admin/clock) to NOW, an ISO instant with its offset. */
+    setClock: (now) => request('PUT', '/v1/admin/clock', { token: ADMIN, body: { now } }),
     /** SIGTERM, then the exit status (null if it had to be killed). */
     async stop() {
       if (!exited) {
@@ -181,10 +186,16 @@ export function withDaemonAndBrowser(ready) {
   });
 }
 
-/** Opens the daemon's PATH in a new context of the given viewport, in Vietnamese; a 200. */
-export async function openPage(browser, daemon, urlPath, viewport) {
+/**
+ * Opens the daemon's PATH in a new context of the given viewport, in Vietnamese; a 200.
+ * initScripts: functions run in the page before its own scripts (page.addInitScript), in order;
+ * beforeGoto: called with the page before it navigates (to listen to or route its requests).
+ */
+export async function openPage(browser, daemon, urlPath, viewport, { initScripts = [], beforeGoto } = {}) {
   const context = await browser.newContext({ viewport, locale: 'vi-VN' });
   const page = await context.newPage();
+  for (const script of initScripts) await page.addInitScript(script);
+  if (beforeGoto) await beforeGoto(page);
   const res = await page.goto(`${daemon.base}${urlPath}`);
   assert.equal(res.status(), 200);
   return { context, page, res };

@@ -2,7 +2,7 @@
 // status in Vietnamese, position and wait, kept up to date without a reload.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { markPage, openPage, pageWasNotReloaded, screenshot, withDaemonAndBrowser } from './harness.mjs';
+import { APP, markPage, openPage, pageWasNotReloaded, screenshot, withDaemonAndBrowser } from './harness.mjs';
 
 let daemon;
 let browser;
@@ -24,8 +24,10 @@ test('the position goes from 2 to 1 without a reload, then the call shows', asyn
   await page.locator('#service', { hasText: 'Đăng ký khai sinh' }).waitFor();
   assert.equal(await page.locator('#status').textContent(), 'Đang chờ');
   assert.equal(await page.locator('#position').textContent(), '2');
-  // eta = ceil(2 × 10 min / 2 open counters serving khai-sinh)
-  assert.equal(await page.locator('#eta').textContent(), `~${mine.body.eta_minutes}`);
+  // eta = ceil(2 × 10 min / 2 open counters serving khai-sinh) = 10 (API.md §4): worked out
+  // from the contract, not taken from the daemon's answer, so a wrong eta fails here.
+  assert.equal(mine.body.eta_minutes, 10, 'the API\'s eta');
+  assert.equal(await page.locator('#eta').textContent(), '~10', 'the page shows about 10 minutes');
   await page.locator('#point-name', { hasText: 'Phường Cửa Nam' }).waitFor();
   await screenshot(page, 'ticket-waiting');
   await markPage(page);
@@ -50,7 +52,7 @@ test('the position goes from 2 to 1 without a reload, then the call shows', asyn
 test('a booking shows its slot, its check-in window, and what to bring', async () => {
   const b = await daemon.post('/v1/bookings', {
     point: 'cua-nam', service: 'cu-tru', date: '2026-11-24', start: '09:00', citizen_id: '001203004567',
-  }, { token: 'app-token-0001' });
+  }, { token: APP });
   assert.equal(b.status, 201);
   const { context, page } = await openTicket(b.body.code);
   await page.locator('#status', { hasText: 'Đã đặt lịch' }).waitFor({ timeout: 5000 });
