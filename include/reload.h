@@ -7,7 +7,8 @@
 /* The configuration file, set once at start. */
 extern const char *reload_file;
 
-/* 0 when the new catalogue is in force; else -1 with the problems, and nothing changed. */
+/* 0 when the new catalogue is in force; else -1 with the problems (also logged), and nothing
+ * changed. */
 int reload_catalogue(struct problems *pr);
 
 #endif

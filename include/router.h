@@ -26,6 +26,8 @@ extern const struct route h_admin_routes[];
 extern const struct route h_stats_routes[];
 extern const struct route h_audit_routes[];
 extern const struct route h_city_routes[];
+/* Routes that exist only under --test-clock: elsewhere they are 404 before anything else. */
+extern const struct route h_test_clock_routes[];
 
 /* Finds the route for R (sets r->route and r->param) or replies 404/405. */
 int router_match(struct req *r);

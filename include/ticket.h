@@ -8,6 +8,7 @@
 
 enum view {
 	VIEW_PUBLIC, /* no citizen_id, no dossier_id */
+	VIEW_KIOSK,  /* citizen_id masked; the dossier is the counter's and admin's only */
 	VIEW_STAFF,  /* citizen_id masked, dossier_id */
 };
 

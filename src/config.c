@@ -384,6 +384,10 @@ parse_root(struct catalogue *c, json_t *r, struct problems *pr)
 		problem(pr, "listen: must be HOST:PORT");
 	if (c->database && strncmp(c->database, "postgresql://", 13) == 0)
 		problem(pr, "database: this build of hangdoi stores in SQLite only; give a file path");
+	/* Refused like PostgreSQL, not ignored: an operator who configures them expects them sent. */
+	json_t *hooks = json_object_get(r, "webhooks");
+	if (hooks && !(json_is_array(hooks) && json_array_size(hooks) == 0))
+		problem(pr, "webhooks: this build of hangdoi sends no webhooks; remove them");
 	const char *off = json_string_value(json_object_get(r, "utc_offset"));
 	if (json_object_get(r, "utc_offset") == NULL)
 		c->utc_offset = 7 * 60;

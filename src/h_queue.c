@@ -28,7 +28,7 @@ answer_ticket(struct req *r, enum err e, int status, const struct ticket *t)
 	if (e != E_OK)
 		reply_error(r, e, NULL, NULL);
 	else
-		reply_json(r, status, ticket_json(t, VIEW_STAFF));
+		reply_json(r, status, ticket_json(t, r->tok->role == ROLE_ADMIN ? VIEW_STAFF : VIEW_KIOSK));
 }
 
 static void
@@ -37,12 +37,8 @@ checkin(struct req *r)
 	const struct point *p = path_point(r);
 	const char *code;
 	struct ticket t;
-	if (p == NULL || !may_act_for_point(r, p) || field_string(r, "code", 1, NULL, &code))
+	if (p == NULL || !may_act_for_point(r, p) || field_string(r, "code", 1, valid_code, &code))
 		return;
-	if (!valid_code(code)) {
-		reply_error(r, E_NOT_FOUND, "code", "no booking %s", code);
-		return;
-	}
 	enum err e = store_checkin(p, code, r->tok->name, clock_now(), &t);
 	answer_ticket(r, e, 200, &t);
 }
@@ -192,12 +188,8 @@ call_code(struct req *r)
 	const struct counter *k = path_counter(r);
 	const char *code;
 	struct ticket t;
-	if (k == NULL || field_string(r, "code", 1, NULL, &code))
+	if (k == NULL || field_string(r, "code", 1, valid_code, &code))
 		return;
-	if (!valid_code(code)) {
-		reply_error(r, E_NOT_FOUND, "code", "no ticket %s", code);
-		return;
-	}
 	called(r, store_call_code(k, code, r->tok->name, clock_now(), &t), &t);
 }
 

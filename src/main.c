@@ -75,10 +75,7 @@ on_signal(uv_signal_t *s, int signum)
 	(void)s;
 	if (signum == SIGHUP) {
 		struct problems pr = {0};
-		if (reload_catalogue(&pr)) {
-			for (int i = 0; i < pr.n; i++)
-				log_error("reload refused: %s", pr.v[i]);
-		}
+		reload_catalogue(&pr); /* logs what it refuses */
 		problems_free(&pr);
 		return;
 	}

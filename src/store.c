@@ -1309,6 +1309,25 @@ expire_due(int64_t now, int offset, int *count)
 	return E_OK;
 }
 
+/*
+ * A counter still holding a ticket called on an earlier day lets it go when the day is over:
+ * otherwise it could call nobody the next morning, and the hall would show yesterday's number
+ * (which today's numbering gives out again). The ticket stays `called`: nobody said how it
+ * ended, and no_show would count against the citizen for the counter's omission.
+ */
+static enum err
+release_counters(const char *today)
+{
+	static sqlite3_stmt *s;
+	sqlite3_stmt *st = db_static(
+	    &s, "UPDATE counter_state SET ticket = NULL WHERE ticket IS NOT NULL AND "
+	        "(SELECT date FROM ticket WHERE id = counter_state.ticket) < :today");
+	if (st == NULL)
+		return E_UNAVAILABLE;
+	db_bind_text(st, ":today", today);
+	return db_exec_static(st) ? E_UNAVAILABLE : E_OK;
+}
+
 /* Idempotency keys are kept 24 hours. */
 static enum err
 forget_keys(int64_t now)
@@ -1326,9 +1345,13 @@ int
 store_expire_due(int64_t now, int offset_min)
 {
 	int total = 0, n;
+	char today[11];
+	date_format(local_day(now, offset_min), today);
 	if (db_op_begin())
 		return -1;
 	enum err f = forget_keys(now);
+	if (f == E_OK)
+		f = release_counters(today);
 	db_op_end(f == E_OK);
 	do {
 		n = 0;

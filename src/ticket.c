@@ -51,7 +51,7 @@ ticket_json(const struct ticket *t, enum view v)
 	json_object_set_new(o, "end", hhmm_json(booking ? t->end : -1));
 	json_object_set_new(o, "status", json_string(status_name(t->status)));
 	json_object_set_new(o, "priority", str_or_null(t->priority));
-	if (v == VIEW_STAFF) {
+	if (v != VIEW_PUBLIC) {
 		char masked[16];
 		if (t->last4[0]) {
 			snprintf(masked, sizeof masked, "********%s", t->last4);
@@ -59,8 +59,9 @@ ticket_json(const struct ticket *t, enum view v)
 		} else {
 			json_object_set_new(o, "citizen_id", json_null());
 		}
-		json_object_set_new(o, "dossier_id", str_or_null(t->dossier));
 	}
+	if (v == VIEW_STAFF)
+		json_object_set_new(o, "dossier_id", str_or_null(t->dossier));
 	json_object_set_new(o, "created_at", instant_json(t->created_at));
 	json_object_set_new(o, "checkin_from", instant_json(booking ? t->checkin_from : 0));
 	json_object_set_new(o, "checkin_until", instant_json(booking ? t->checkin_until : 0));

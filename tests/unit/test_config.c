@@ -321,6 +321,13 @@ static const struct config_case cases[] = {
     {"listen not a string", {{"listen", "8080"}}, {{"listen", NULL}}},
     {"database missing", {{"database", DEL}}, {{"database", "required"}}},
     {"database empty", {{"database", "\"\""}}, {{"database", NULL}}},
+    {"database on PostgreSQL",
+     {{"database", "\"postgresql://hangdoi@db/hangdoi\""}},
+     {{"database", "SQLite only"}}},
+    {"webhooks configured",
+     {{"webhooks", "[{\"url\": \"https://example.org/h\", \"secret\": \"s\", "
+                   "\"events\": [\"ticket.called\"]}]"}},
+     {{"webhooks", "no webhooks"}}},
     {"secret missing", {{"citizen_id_secret", DEL}}, {{"citizen_id_secret", "required"}}},
     {"secret of 31 bytes",
      {{"citizen_id_secret", "\"0123456789012345678901234567890\""}},

@@ -417,6 +417,39 @@ end_of_day_expires_what_waits(void **state)
 	assert_int_equal(t.status, ST_EXPIRED);
 }
 
+/*
+ * A ticket left called when the day ends does not hold its counter into the next day: the
+ * counter calls again, and the ticket stays called (nobody said how it ended).
+ */
+static void
+end_of_day_frees_a_counter_left_calling(void **state)
+{
+	(void)state;
+	struct ticket w = walkin("cu-tru", NULL, "16:00");
+	struct ticket t;
+	struct counter_view v;
+	assert_int_equal(store_call_next(counter("quay-a"), "quay-a", at("16:05"), &t), E_OK);
+	assert_string_equal(t.code, w.code);
+	/* Still the same day: the counter keeps it. */
+	assert_int_equal(store_expire_due(at("23:59") + 59, ICT), 0);
+	assert_int_equal(store_counter("quay-a", &v), 0);
+	assert_true(v.ticket == w.id);
+	/* The next day: let go. */
+	assert_int_equal(store_expire_due(on(TODAY + 1, "00:00"), ICT), 0);
+	assert_int_equal(store_counter("quay-a", &v), 0);
+	assert_true(v.ticket == 0);
+	assert_int_equal(store_ticket(w.code, &t), E_OK);
+	assert_int_equal(t.status, ST_CALLED);
+	assert_int_equal(store_finish(counter("quay-a"), ST_SERVED, "quay-a", on(TODAY + 1, "08:00"), &t),
+	                 E_INVALID_STATE);
+	struct ticket n;
+	assert_int_equal(store_walkin(point(), point_service(point(), "cu-tru"), NULL, NULL, "kiosk",
+	                              on(TODAY + 1, "08:00"), &n),
+	                 E_OK);
+	assert_int_equal(store_call_next(counter("quay-a"), "quay-a", on(TODAY + 1, "08:01"), &t), E_OK);
+	assert_string_equal(t.code, n.code);
+}
+
 /* Numbers count from 001 per point, service and date, bookings and walk-ins alike. */
 static void
 numbers_count_per_service_and_day(void **state)
@@ -635,6 +668,8 @@ main(void)
 	                                    unit_db_teardown),
 	    cmocka_unit_test_setup_teardown(checkin_window, setup, unit_db_teardown),
 	    cmocka_unit_test_setup_teardown(end_of_day_expires_what_waits, setup, unit_db_teardown),
+	    cmocka_unit_test_setup_teardown(end_of_day_frees_a_counter_left_calling, setup,
+	                                    unit_db_teardown),
 	    cmocka_unit_test_setup_teardown(numbers_count_per_service_and_day, setup,
 	                                    unit_db_teardown),
 	    cmocka_unit_test_setup_teardown(capacity_and_cancellation, setup, unit_db_teardown),

@@ -112,6 +112,23 @@ public_view_has_no_personal_data(void **state)
 	json_decref(o);
 }
 
+/* The kiosk's view (check-in, walk-in) has the masked citizen id, but not the dossier, which
+ * the contract shows only to the counter, admin and the booking itself. */
+static void
+kiosk_view_has_no_dossier(void **state)
+{
+	(void)state;
+	struct ticket t = a_booking();
+	json_t *o = ticket_json(&t, VIEW_KIOSK);
+	assert_string_equal(unit_json_str(o, "citizen_id"), "********1234");
+	assert_null(json_object_get(o, "dossier_id"));
+	assert_int_equal(json_object_size(o), NELEM(fields) + 1);
+	char *s = json_dumps(o, JSON_COMPACT);
+	assert_null(strstr(s, "H26"));
+	free(s);
+	json_decref(o);
+}
+
 /* A walk-in has no slot and no check-in window: null; without a citizen id, null. */
 static void
 walkin_has_null_slot_fields(void **state)
@@ -182,6 +199,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(booking_as_staff_sees_it, setup, teardown),
 	    cmocka_unit_test_setup_teardown(public_view_has_no_personal_data, setup, teardown),
+	    cmocka_unit_test_setup_teardown(kiosk_view_has_no_dossier, setup, teardown),
 	    cmocka_unit_test_setup_teardown(walkin_has_null_slot_fields, setup, teardown),
 	    cmocka_unit_test_setup_teardown(instants_in_the_configured_offset, setup, teardown),
 	    cmocka_unit_test_setup_teardown(rendered_answer_is_the_staff_view, setup, teardown),
