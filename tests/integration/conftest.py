@@ -7,6 +7,7 @@ import copy
 import http.client
 import json
 import os
+import re
 import shlex
 import signal
 import socket
@@ -86,6 +87,27 @@ def catalogue():
     }
 
 
+def big_catalogue(**changes):
+    """The test catalogue with room for many bookings in every slot and many walk-ins a day;
+    CHANGES replace top-level fields."""
+    c = catalogue()
+    for p in c["points"]:
+        for s in p["services"]:
+            s["slot_capacity"] = 1000
+            s["walkin_daily_limit"] = 1000
+    c["max_active_bookings_per_citizen"] = 3
+    c.update(changes)
+    return c
+
+
+def booking_body(citizen, date=MONDAY, start="09:00", point="cua-nam", service="cu-tru", **extra):
+    """The body of POST /v1/bookings."""
+    body = {"point": point, "service": service, "date": date, "start": start,
+            "citizen_id": citizen}
+    body.update(extra)
+    return body
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -113,8 +135,49 @@ class Response:
         return "<%d %s>" % (self.status, self.raw[:300])
 
 
+def read_response(conn):
+    """The answer to the request just sent on CONN, as a Response."""
+    r = conn.getresponse()
+    payload = r.read().decode("utf-8", errors="replace")
+    return Response(r.status, {k.lower(): v for k, v in r.getheaders()}, payload)
+
+
+# Errors that no single field causes: their bodies name none.
+FIELDLESS = {"invalid_json", "unauthorized", "forbidden", "method_not_allowed",
+             "payload_too_large", "unsupported_media_type", "rate_limited", "invalid_config"}
+AS_THE_CODE_SAYS = object()
+
+
+def assert_error(r, status, code, field=AS_THE_CODE_SAYS):
+    """The contract's one error shape, as application/json: {"error": {"code", "message"[,
+    "field"]}} with STATUS and CODE (a reload's invalid_config also lists its "problems").
+    FIELD is the field named at fault, or None for none; left out, invalid_field must name one,
+    the FIELDLESS codes none, and the others may."""
+    assert r.status == status, r
+    assert r.headers.get("content-type", "").split(";")[0].strip() == "application/json", r.headers
+    assert isinstance(r.json, dict) and set(r.json) == {"error"}, r
+    err = r.json["error"]
+    allowed = {"code", "message", "field"} | ({"problems"} if code == "invalid_config" else set())
+    assert isinstance(err, dict) and set(err) <= allowed, r
+    assert err.get("code") == code, r
+    assert isinstance(err.get("message"), str) and err["message"], r
+    if field is AS_THE_CODE_SAYS:
+        if code == "invalid_field":
+            assert isinstance(err.get("field"), str) and err["field"], r
+        elif code in FIELDLESS:
+            assert "field" not in err, r
+        elif "field" in err:
+            assert isinstance(err["field"], str) and err["field"], r
+    elif field is None:
+        assert "field" not in err, r
+    else:
+        assert err.get("field") == field, r
+
+
 class Daemon:
-    def __init__(self, tmp_path, config=None, clock=START, extra_args=()):
+    """PREEXEC_FN, if given, runs in the child just before the daemon is executed (limits)."""
+
+    def __init__(self, tmp_path, config=None, clock=START, extra_args=(), preexec_fn=None):
         self.dir = tmp_path
         self.config = copy.deepcopy(config) if config else catalogue()
         self.port = free_port()
@@ -124,6 +187,7 @@ class Daemon:
         self.config_path = tmp_path / "hangdoi.json"
         self.clock = clock
         self.extra_args = list(extra_args)
+        self.preexec_fn = preexec_fn
         self.proc = None
         self.log_path = tmp_path / "daemon.log"
         self.write_config()
@@ -139,7 +203,8 @@ class Daemon:
             args += ["--test-clock", self.clock]
         args += self.extra_args
         self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log)
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log,
+                                     preexec_fn=self.preexec_fn)
         deadline = time.time() + START_TIMEOUT
         while time.time() < deadline:
             if self.proc.poll() is not None:
@@ -149,6 +214,8 @@ class Daemon:
                     return self
             except OSError:
                 time.sleep(0.05)
+        self.proc.kill()
+        self.proc.wait()
         raise RuntimeError("hangdoid did not answer: " + self.logs())
 
     def logs(self):
@@ -189,9 +256,7 @@ class Daemon:
         c = conn or self.connection()
         try:
             c.request(method, path, body=data, headers=h)
-            r = c.getresponse()
-            payload = r.read().decode("utf-8", errors="replace")
-            return Response(r.status, {k.lower(): v for k, v in r.getheaders()}, payload)
+            return read_response(c)
         finally:
             if own:
                 c.close()
@@ -203,11 +268,9 @@ class Daemon:
         return self.request("POST", path, body=body, **kw)
 
     # The contract's clients.
-    def book(self, citizen, date=MONDAY, start="09:00", point="cua-nam", service="cu-tru", **extra):
-        body = {"point": point, "service": service, "date": date, "start": start,
-                "citizen_id": citizen}
-        body.update(extra)
-        return self.post("/v1/bookings", body, token=APP)
+    def book(self, citizen, **kw):
+        """POST /v1/bookings of booking_body(CITIZEN, **KW)."""
+        return self.post("/v1/bookings", booking_body(citizen, **kw), token=APP)
 
     def set_clock(self, instant):
         r = self.request("PUT", "/v1/admin/clock", {"now": instant}, token=ADMIN)
@@ -224,6 +287,80 @@ class Daemon:
         body = {"service": service}
         body.update(extra)
         return self.post("/v1/points/%s/tickets" % point, body, token=kiosk_token(point))
+
+
+def call_next(d, counter):
+    """The ticket COUNTER calls next (someone must be waiting)."""
+    r = d.counter(counter, "call-next")
+    assert r.status == 200, r
+    return r.json["ticket"]
+
+
+def cli(*args, timeout=60, env=None):
+    """hangdoid run with ARGS to its end (under HANGDOID_WRAP too)."""
+    return subprocess.run(WRAP + [BIN] + [str(a) for a in args], capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+def wait_for(pred, timeout=5.0, step=0.05):
+    """PRED's first true value within TIMEOUT seconds, else its last value."""
+    deadline = time.time() + timeout
+    while True:
+        v = pred()
+        if v or time.time() > deadline:
+            return v
+        time.sleep(step)
+
+
+SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$')
+
+
+def parse_metrics(text):
+    """{(name, frozenset(labels)): value}, and {family: type}, and the set of HELP'd families."""
+    samples, types, helps = {}, {}, set()
+    for line in text.splitlines():
+        if not line:
+            continue
+        if line.startswith("# HELP "):
+            helps.add(line.split()[2])
+            continue
+        if line.startswith("# TYPE "):
+            _, _, name, kind = line.split(None, 3)
+            types[name] = kind
+            continue
+        assert not line.startswith("#"), line
+        m = SAMPLE.match(line)
+        assert m, "not a Prometheus sample: %r" % line
+        labels = frozenset(re.findall(r'(\w+)="([^"]*)"', m.group(2) or ""))
+        samples[(m.group(1), labels)] = float(m.group(3))
+    return samples, types, helps
+
+
+def metrics(d):
+    """GET /metrics, parsed: (samples, types, helps) as parse_metrics gives them."""
+    r = d.get("/metrics", token=ADMIN)
+    assert r.status == 200, r
+    assert r.headers["content-type"].startswith("text/plain"), r.headers
+    return parse_metrics(r.raw)
+
+
+def metric(d, name, **labels):
+    """One sample's value from GET /metrics."""
+    samples = metrics(d)[0]
+    key = (name, frozenset(labels.items()))
+    assert key in samples, "no %s%s in /metrics" % (name, labels or "")
+    return samples[key]
+
+
+def held(d, connections):
+    """Waits until the daemon has CONNECTIONS open connections besides the one that asks.
+    Clients that send their requests whole before this is called (streams, long-polls) have
+    them there to be read as soon as the daemon accepts the connection; the second look gives
+    the daemon one more turn of its loop to have read them (and so to hold a long-poll)."""
+    want = connections + 1
+    assert wait_for(lambda: metric(d, "hangdoi_connections") == want), \
+        "hangdoi_connections %s, not %d" % (metric(d, "hangdoi_connections"), want)
+    assert metric(d, "hangdoi_connections") == want
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """The booking half of the contract (API.md sections 4 and 5): health, points, availability,
 bookings made, read, listed, moved and cancelled, public tickets, Idempotency-Key, roles, and
-many clients booking one slot at once.
+many clients booking one slot at once; and the citizen's look-ups of section 6: procedures
+across the city, city-wide availability and the ticket's QR code.
 
 The error codes of API.md's table that these endpoints can produce, each asserted here:
   invalid_json, invalid_field, unauthorized, forbidden, not_found, method_not_allowed,
@@ -18,8 +19,11 @@ import json
 import re
 import sqlite3
 import threading
+import urllib.parse
+import xml.etree.ElementTree as ET
 
-from conftest import ADMIN, APP, MONDAY, START, catalogue, counter_token, kiosk_token
+from conftest import (ADMIN, APP, MONDAY, START, assert_error, booking_body, catalogue,
+                      counter_token, kiosk_token)
 
 TUESDAY, WEDNESDAY, THURSDAY = "2026-11-24", "2026-11-25", "2026-11-26"
 FRIDAY, SATURDAY, SUNDAY = "2026-11-27", "2026-11-28", "2026-11-29"
@@ -30,18 +34,6 @@ RECORD_KEYS = {"code", "kind", "number", "point", "service", "date", "start", "e
                "priority", "citizen_id", "created_at", "checkin_from", "checkin_until",
                "position", "eta_minutes", "counter", "called_at"}
 CODE_RE = re.compile(r"^[A-Z0-9]{8,16}$")
-
-
-def assert_error(r, status, code, field=None):
-    """The contract's one error shape, with the expected status, code and (if given) field."""
-    assert r.status == status, r
-    assert r.headers.get("content-type", "").split(";")[0].strip() == "application/json", r.headers
-    assert isinstance(r.json, dict) and set(r.json) == {"error"}, r
-    err = r.json["error"]
-    assert err.get("code") == code, r
-    assert isinstance(err.get("message"), str) and err["message"], r
-    if field is not None:
-        assert err.get("field") == field, r
 
 
 def masked(citizen):
@@ -78,12 +70,6 @@ def patch(d, code, date, start, token=APP):
 
 def cancel(d, code, token=APP):
     return d.request("DELETE", "/v1/bookings/" + code, token=token)
-
-
-def booking_body(citizen, date=TUESDAY, start="09:00", point="cua-nam", service="cu-tru", **extra):
-    body = {"point": point, "service": service, "date": date, "start": start, "citizen_id": citizen}
-    body.update(extra)
-    return body
 
 
 def citizen_bookings(d, citizen):
@@ -252,6 +238,107 @@ def test_free_places_go_down_as_bookings_are_made(daemon):
 
 
 # ---------------------------------------------------------------------------------------------
+# Look-ups across the city (API.md section 6)
+
+
+def services_found(d, q):
+    r = d.get("/v1/services?q=" + urllib.parse.quote(q))
+    assert r.status == 200, (q, r)
+    assert r.headers["content-type"].split(";")[0].strip() == "application/json", r.headers
+    return r.json["services"]
+
+
+def test_service_search_with_or_without_diacritics(daemon):
+    d = daemon
+    khai_sinh = services_found(d, "dang ky khai sinh")
+    assert [(s["id"], s["name"]) for s in khai_sinh] == [("khai-sinh", "Đăng ký khai sinh")]
+    assert [p["id"] for p in khai_sinh[0]["points"]] == ["cua-nam"], khai_sinh
+    assert services_found(d, "Đăng ký khai sinh") == khai_sinh
+    assert services_found(d, "ĐĂNG KÝ KHAI SINH") == khai_sinh
+
+    # what to bring and the fee, and every point that offers it
+    (cu_tru,) = services_found(d, "thuong tru")
+    assert (cu_tru["id"], cu_tru["name"]) == ("cu-tru", "Đăng ký thường trú"), cu_tru
+    assert (cu_tru["documents"], cu_tru["fee_vnd"]) == (["Tờ khai CT01"], 20000), cu_tru
+    assert sorted(p["id"] for p in cu_tru["points"]) == ["cua-nam", "kim-lien"], cu_tru
+    assert services_found(d, "thường trú") == [cu_tru]
+
+    # words both names share find both; a word in neither finds nothing
+    for q in ("dang ky", "Đăng ký", "DANG KY"):
+        assert sorted(s["id"] for s in services_found(d, q)) == ["cu-tru", "khai-sinh"], q
+    assert services_found(d, "chung thuc") == []
+    assert_error(d.get("/v1/services"), 400, "invalid_field", "q")
+
+
+def city_availability(d, date, service="cu-tru"):
+    r = d.get("/v1/availability?service=%s&date=%s" % (service, date))
+    assert r.status == 200, r
+    assert (r.json["service"], r.json["date"]) == (service, date), r.json
+    return r.json["points"]
+
+
+def test_city_availability_lists_the_points_with_most_places_first(daemon):
+    d = daemon
+    # Tuesday: 16 slots of 3 places at each point
+    assert sorted((p["point"], p["available"]) for p in city_availability(d, TUESDAY)) == [
+        ("cua-nam", 48), ("kim-lien", 48)]
+    for i in range(2):
+        assert d.book("00400000000%d" % i, date=TUESDAY, start="09:00").status == 201
+    points = city_availability(d, TUESDAY)
+    assert [(p["point"], p["name"], p["available"]) for p in points] == [
+        ("kim-lien", "Phường Kim Liên", 48), ("cua-nam", "Phường Cửa Nam", 46)], points
+    for i in range(4):
+        r = d.book("00400000001%d" % i, date=TUESDAY, start=("10:00", "10:30")[i % 2],
+                   point="kim-lien")
+        assert r.status == 201, r
+    assert [(p["point"], p["available"]) for p in city_availability(d, TUESDAY)] == [
+        ("cua-nam", 46), ("kim-lien", 44)]
+
+    # only the points with free places that day: cua-nam is closed on Thursday, both on Sunday
+    assert [p["point"] for p in city_availability(d, THURSDAY)] == ["kim-lien"]
+    assert city_availability(d, SUNDAY) == []
+    # a service only cua-nam offers
+    assert [(p["point"], p["available"]) for p in city_availability(d, TUESDAY, "khai-sinh")] \
+        == [("cua-nam", 2 * len(weekday_slots(15)))]
+
+    # today: only the slots not yet started count; and the queue there now
+    assert d.book("004000000020", date=MONDAY, start="08:30").status == 201
+    assert d.book("004000000021", date=MONDAY, start="11:00").status == 201
+    for _ in range(2):
+        assert d.walkin().status == 201
+    d.set_clock("2026-11-23T09:59:00+07:00")  # 07:30 to 09:30 have started: 11 slots left
+    points = city_availability(d, MONDAY)
+    assert [(p["point"], p["available"], p["waiting"]) for p in points] == [
+        ("kim-lien", 33, 0), ("cua-nam", 32, 2)], points
+    eta = {p["point"]: p["eta_minutes"] for p in points}
+    assert all(isinstance(v, int) for v in eta.values()), points
+    assert eta["cua-nam"] > 0 and eta["kim-lien"] == 0, points
+
+    assert_error(d.get("/v1/availability?service=nope&date=" + TUESDAY), 404, "not_found")
+    assert_error(d.get("/v1/availability?date=" + TUESDAY), 400, "invalid_field", "service")
+    assert_error(d.get("/v1/availability?service=cu-tru"), 400, "invalid_field", "date")
+    assert_error(d.get("/v1/availability?service=cu-tru&date=24-11-2026"), 400, "invalid_field",
+                 "date")
+
+
+def test_ticket_qr_code_is_an_svg_image(daemon):
+    d = daemon
+    for r in (d.book("004000000030", date=TUESDAY), d.walkin()):
+        assert r.status == 201, r
+        qr = d.get("/v1/tickets/%s/qr.svg" % r.json["code"])
+        assert qr.status == 200, qr
+        assert qr.headers["content-type"].split(";")[0].strip() == "image/svg+xml", qr.headers
+        body = qr.raw.lstrip()
+        if body.startswith("<?xml"):
+            body = body.split("?>", 1)[1].lstrip()
+        assert body.startswith("<svg"), qr.raw[:200]
+        root = ET.fromstring(qr.raw.strip())
+        assert root.tag in ("svg", "{http://www.w3.org/2000/svg}svg"), root.tag
+        assert len(root), "an empty image"
+    assert_error(d.get("/v1/tickets/ZZZZZZZZZZ/qr.svg"), 404, "not_found")
+
+
+# ---------------------------------------------------------------------------------------------
 # Making a booking
 
 
@@ -296,13 +383,13 @@ def test_booking_has_the_contract_fields(daemon):
         r = d.book("00120300457%d" % i, date=WEDNESDAY, start="%02d:00" % (8 + i), priority=p)
         assert r.status == 201 and r.json["priority"] == p, r
     # the admin may book too
-    r = d.post("/v1/bookings", booking_body("001203004590"), token=ADMIN)
+    r = d.post("/v1/bookings", booking_body("001203004590", date=TUESDAY), token=ADMIN)
     assert r.status == 201 and r.json["number"] == "A002", r
 
 
 def test_every_malformed_field_is_named(daemon):
     d = daemon
-    good = booking_body("001234567890", phone="0912345678", name="Trần Thị B")
+    good = booking_body("001234567890", date=TUESDAY, phone="0912345678", name="Trần Thị B")
     cases = [
         ("point", None), ("point", 12), ("point", ["cua-nam"]),
         ("service", None), ("service", 7),
@@ -629,12 +716,12 @@ def test_a_refused_move_keeps_the_booking(daemon):
         assert d.book("00800000003%d" % i, date=TUESDAY, start="10:00").status == 201
     other = d.book(c, date=WEDNESDAY, start="09:00").json
     refused = [
-        (patch(d, b["code"], TUESDAY, "10:00"), 409, "slot_full", None),
-        (patch(d, b["code"], WEDNESDAY, "10:00"), 409, "duplicate_booking", None),
-        (patch(d, b["code"], THURSDAY, "09:00"), 422, "closed", None),
-        (patch(d, b["code"], TUESDAY, "12:30"), 422, "closed", None),
-        (patch(d, b["code"], NEXT_MONDAY, "09:00"), 422, "outside_horizon", None),
-        (patch(d, b["code"], MONDAY, "08:00"), 422, "slot_passed", None),
+        (patch(d, b["code"], TUESDAY, "10:00"), 409, "slot_full"),
+        (patch(d, b["code"], WEDNESDAY, "10:00"), 409, "duplicate_booking"),
+        (patch(d, b["code"], THURSDAY, "09:00"), 422, "closed"),
+        (patch(d, b["code"], TUESDAY, "12:30"), 422, "closed"),
+        (patch(d, b["code"], NEXT_MONDAY, "09:00"), 422, "outside_horizon"),
+        (patch(d, b["code"], MONDAY, "08:00"), 422, "slot_passed"),
         (patch(d, b["code"], "2026-11-31", "09:00"), 400, "invalid_field", "date"),
         (patch(d, b["code"], TUESDAY, "9h"), 400, "invalid_field", "start"),
         (d.request("PATCH", "/v1/bookings/" + b["code"], {"date": TUESDAY}, token=APP),
@@ -642,8 +729,8 @@ def test_a_refused_move_keeps_the_booking(daemon):
         (d.request("PATCH", "/v1/bookings/" + b["code"], {"start": "11:00"}, token=APP),
          400, "invalid_field", "date"),
     ]
-    for r, status, code, field in refused:
-        assert_error(r, status, code, field)
+    for r, status, code, *field in refused:
+        assert_error(r, status, code, *field)
     assert d.get("/v1/bookings/" + b["code"], token=APP).json == b
     assert d.get("/v1/bookings/" + other["code"], token=APP).json == other
     assert free(d, TUESDAY, "09:00") == 2
@@ -719,13 +806,12 @@ def test_the_citizen_id_is_never_echoed(daemon):
     d.request = recording
     try:
         key = {"Idempotency-Key": "citizen-1"}
-        a = d.post("/v1/bookings", booking_body(c, phone="0987654321", name="Lê Văn C"),
-                   token=APP, headers=key)
+        body = booking_body(c, date=TUESDAY, phone="0987654321", name="Lê Văn C")
+        a = d.post("/v1/bookings", body, token=APP, headers=key)
         assert a.status == 201, a
-        assert d.post("/v1/bookings", booking_body(c, phone="0987654321", name="Lê Văn C"),
-                      token=APP, headers=key).json == a.json
-        assert_error(d.post("/v1/bookings", booking_body(c, start="10:00"), token=APP, headers=key),
-                     422, "idempotency_mismatch")
+        assert d.post("/v1/bookings", body, token=APP, headers=key).json == a.json
+        assert_error(d.post("/v1/bookings", booking_body(c, date=TUESDAY, start="10:00"), token=APP,
+                            headers=key), 422, "idempotency_mismatch")
         code = a.json["code"]
         assert d.book(c, date=TUESDAY, start="10:00").code == "duplicate_booking"
         assert d.book(c, date=WEDNESDAY).status == 201
@@ -735,10 +821,9 @@ def test_the_citizen_id_is_never_echoed(daemon):
         assert d.book(c + "9").code == "invalid_field"
         assert d.book(c, date=THURSDAY).code == "closed"
         assert d.book(c, date=NEXT_MONDAY).code == "outside_horizon"
-        for i in range(2):
-            d.book("00120300999%d" % i, date=MONDAY, start="11:00")
-        m = d.book(c, date=MONDAY, start="11:00")
-        assert m.code in ("slot_full", "duplicate_booking", "too_many_bookings"), m
+        for i in range(2):  # two of the slot's three places: one is left
+            assert d.book("00120300999%d" % i, date=MONDAY, start="11:00").status == 201
+        assert_error(d.book(c, date=MONDAY, start="11:00"), 409, "too_many_bookings")
         assert d.get("/v1/bookings/" + code, token=APP).status == 200
         assert d.get("/v1/bookings/" + code, token=ADMIN).status == 200
         assert d.get("/v1/tickets/" + code).status == 200
@@ -777,7 +862,7 @@ def post_key(d, body, key, token=APP):
 
 def test_same_key_same_body_answers_the_first_answer(daemon):
     d = daemon
-    body = booking_body("010000000001", priority="pregnant")
+    body = booking_body("010000000001", date=TUESDAY, priority="pregnant")
     first = post_key(d, body, "k-7f1c2a")
     assert first.status == 201, first
     for _ in range(3):
@@ -804,15 +889,16 @@ def test_same_key_same_body_answers_the_first_answer(daemon):
 
 def test_same_key_different_body_is_refused(daemon):
     d = daemon
-    first = post_key(d, booking_body("010000000011"), "key_1")
+    first = post_key(d, booking_body("010000000011", date=TUESDAY), "key_1")
     assert first.status == 201, first
-    for body in (booking_body("010000000012"), booking_body("010000000011", start="10:00"),
-                 booking_body("010000000011", phone="0912345678")):
+    for body in (booking_body("010000000012", date=TUESDAY),
+                 booking_body("010000000011", date=TUESDAY, start="10:00"),
+                 booking_body("010000000011", date=TUESDAY, phone="0912345678")):
         assert_error(post_key(d, body, "key_1"), 422, "idempotency_mismatch")
     assert free(d, TUESDAY, "10:00") == 3
     assert citizen_bookings(d, "010000000012") == []
     # another key is another request
-    r = post_key(d, booking_body("010000000012"), "key_2")
+    r = post_key(d, booking_body("010000000012", date=TUESDAY), "key_2")
     assert r.status == 201 and r.json["code"] != first.json["code"], r
 
 
@@ -820,18 +906,20 @@ def test_a_refused_request_takes_no_key(daemon):
     d = daemon
     for i in range(3):
         assert d.book("01000000002%d" % i, date=TUESDAY, start="11:00").status == 201
-    assert_error(post_key(d, booking_body("010000000029", start="11:00"), "once"), 409, "slot_full")
-    assert_error(post_key(d, booking_body("0100", start="11:30"), "once"), 400, "invalid_field",
-                 "citizen_id")
+    assert_error(post_key(d, booking_body("010000000029", date=TUESDAY, start="11:00"), "once"),
+                 409, "slot_full")
+    assert_error(post_key(d, booking_body("0100", date=TUESDAY, start="11:30"), "once"),
+                 400, "invalid_field", "citizen_id")
     # the key is still free: another body with it books
-    r = post_key(d, booking_body("010000000029", start="11:30"), "once")
+    r = post_key(d, booking_body("010000000029", date=TUESDAY, start="11:30"), "once")
     assert r.status == 201, r
-    assert post_key(d, booking_body("010000000029", start="11:30"), "once").json == r.json
+    again = post_key(d, booking_body("010000000029", date=TUESDAY, start="11:30"), "once")
+    assert again.json == r.json
 
 
 def test_malformed_keys(daemon):
     d = daemon
-    body = booking_body("010000000031")
+    body = booking_body("010000000031", date=TUESDAY)
     for key in ("", "has space", "k" * 65, "tab\tkey", "k.1", "k/1", "ké"):
         assert_error(post_key(d, body, key), 400, "invalid_field", "Idempotency-Key")
     assert citizen_bookings(d, "010000000031") == []
@@ -859,7 +947,7 @@ def test_a_key_is_forgotten_after_24_hours(daemon):
 
 def test_concurrent_retries_with_one_key_book_once(daemon):
     d = daemon
-    body = booking_body("010000000061")
+    body = booking_body("010000000061", date=TUESDAY)
 
     def retry(i, conn):
         return d.request("POST", "/v1/bookings", body, token=APP,
@@ -881,7 +969,7 @@ def test_every_booking_endpoint_checks_the_token(daemon):
     b = d.book("011000000001", date=TUESDAY).json
     code = b["code"]
     calls = [
-        ("POST", "/v1/bookings", booking_body("011000000002")),
+        ("POST", "/v1/bookings", booking_body("011000000002", date=TUESDAY)),
         ("GET", "/v1/bookings/" + code, None),
         ("GET", "/v1/bookings?citizen_id=011000000001", None),
         ("PATCH", "/v1/bookings/" + code, {"date": TUESDAY, "start": "10:00"}),
@@ -904,6 +992,18 @@ def test_every_booking_endpoint_checks_the_token(daemon):
     for path in ("/v1/health", "/v1/points", "/v1/points/cua-nam", "/v1/tickets/" + code,
                  "/v1/points/cua-nam/availability?service=cu-tru"):
         assert d.get(path).status == 200, path
+
+
+def test_the_clock_does_not_exist_without_test_clock(make_daemon):
+    """Outside --test-clock, PUT /v1/admin/clock is 404 whatever the token or the body."""
+    d = make_daemon(clock=None)
+    body = {"now": "2026-11-23T09:00:00+07:00"}
+    assert_error(d.request("PUT", "/v1/admin/clock", body, token=ADMIN), 404, "not_found")
+    assert_error(d.request("PUT", "/v1/admin/clock", token=ADMIN), 404, "not_found")
+    assert_error(d.request("PUT", "/v1/admin/clock", body, token=APP), 404, "not_found")
+    assert_error(d.request("PUT", "/v1/admin/clock", body), 404, "not_found")
+    # and the real clock is untouched
+    assert not d.get("/v1/health").json["now"].startswith("2026-11-23T09:00:0")
 
 
 def test_the_clock_is_admin_only(daemon):
@@ -939,7 +1039,7 @@ def test_requests_without_a_token_are_rate_limited(make_daemon):
     cfg = catalogue()
     cfg["rate_limit"] = {"per_ip_per_second": 1, "burst": 2}
     d = make_daemon(config=cfg)
-    got = [d.post("/v1/bookings", booking_body("012000000001")) for _ in range(6)]
+    got = [d.post("/v1/bookings", booking_body("012000000001", date=TUESDAY)) for _ in range(6)]
     assert {r.status for r in got} <= {401, 429}, got
     limited = [r for r in got if r.status == 429]
     assert limited, got
@@ -982,8 +1082,8 @@ def test_fifty_clients_one_slot_of_three(daemon):
     d = daemon
 
     def work(i, conn):
-        return d.request("POST", "/v1/bookings", booking_body("0130000000%02d" % i), token=APP,
-                         conn=conn)
+        return d.request("POST", "/v1/bookings", booking_body("0130000000%02d" % i, date=TUESDAY),
+                         token=APP, conn=conn)
 
     out = concurrently(d, 50, work)
     assert all(hasattr(r, "status") for r in out), [r for r in out if not hasattr(r, "status")]
@@ -1013,8 +1113,8 @@ def test_one_citizen_many_requests_at_once(daemon):
     starts = weekday_slots(30)
 
     def same_day(i, conn):
-        return d.request("POST", "/v1/bookings", booking_body(c, start=starts[i]), token=APP,
-                         conn=conn)
+        return d.request("POST", "/v1/bookings", booking_body(c, date=TUESDAY, start=starts[i]),
+                         token=APP, conn=conn)
 
     out = concurrently(d, len(starts), same_day)
     assert sorted(r.status for r in out) == [201] + [409] * (len(starts) - 1), out

@@ -6,11 +6,11 @@ import http.client
 import json
 import signal
 import socket
-import subprocess
 import threading
 import time
 
-from conftest import ADMIN, APP, BIN, WRAP, catalogue, free_port
+from conftest import (ADMIN, APP, WRAP, big_catalogue, booking_body, catalogue, cli, free_port,
+                      held)
 
 TUESDAY = "2026-11-24"
 
@@ -29,11 +29,6 @@ def write(tmp_path, cfg, name="hangdoi.json", port=None, database=None):
     path = tmp_path / name
     path.write_text(json.dumps(cfg, ensure_ascii=False), encoding="utf-8")
     return path, cfg
-
-
-def run(*args, timeout=60):
-    return subprocess.run(WRAP + [BIN] + [str(a) for a in args], capture_output=True, text=True,
-                          timeout=timeout)
 
 
 def lines(stderr):
@@ -76,25 +71,12 @@ def read_response(sock):
     return r.status, r.read()
 
 
-def booking_body(citizen, date=TUESDAY, start="09:00"):
-    return {"point": "cua-nam", "service": "cu-tru", "date": date, "start": start,
-            "citizen_id": citizen}
-
-
-def big_config(**changes):
-    c = config(**changes)
-    for p in c["points"]:
-        for s in p["services"]:
-            s["slot_capacity"] = 1000
-    return c
-
-
 # ---------------------------------------------------------------------------------------------
 # A graceful stop
 
 
 def test_sigterm_answers_the_requests_in_flight_then_exits_0(make_daemon):
-    d = make_daemon(config=big_config())
+    d = make_daemon(config=big_catalogue())
     n = 24
     socks = []
     try:
@@ -108,11 +90,11 @@ def test_sigterm_answers_the_requests_in_flight_then_exits_0(make_daemon):
         poll = socket.create_connection(("127.0.0.1", d.port), timeout=30)
         socks.append(poll)
         poll.sendall(raw_request("GET", "/v1/points/cua-nam/display?since=0&wait=30"))
-        time.sleep(0.2)
+        held(d, n + 1)  # the served connections and the long-poll
         # every booking is sent whole, then the signal comes
         for i, s in enumerate(socks[:n]):
-            s.sendall(raw_request("POST", "/v1/bookings", booking_body("0010000000%02d" % i),
-                                  token=APP))
+            body = booking_body("0010000000%02d" % i, date=TUESDAY)
+            s.sendall(raw_request("POST", "/v1/bookings", body, token=APP))
         t0 = time.time()
         d.proc.send_signal(signal.SIGTERM)
         answers = []
@@ -180,6 +162,12 @@ def test_a_bad_configuration_exits_1_with_one_line(tmp_path):
         (bad(lambda c: c["points"][1].update(id="Kim Lien"), "id.json"), ["points[1].id"]),
         (bad(lambda c: c.update(limits={"connection_timeout_seconds": 0}), "limits.json"),
          ["limits.connection_timeout_seconds"]),
+        # what this build does not do is refused, not ignored
+        (bad(lambda c: c.update(webhooks=[{"url": "http://127.0.0.1:9/hook", "secret": "s",
+                                           "events": ["ticket.called"]}]), "webhooks.json"),
+         ["webhooks"]),
+        (bad(lambda c: c.update(database="postgresql://hangdoi@127.0.0.1/hangdoi"), "pg.json"),
+         ["database", "SQLite"]),
     ]
     syntax = tmp_path / "syntax.json"
     syntax.write_text('{"listen": "127.0.0.1:%d", "points": [' % port)
@@ -191,7 +179,7 @@ def test_a_bad_configuration_exits_1_with_one_line(tmp_path):
     array.write_text("[]")
     cases.append((array, []))
     for path, words in cases:
-        r = run("--config", path, "--test-clock", "2026-11-23T08:00:00+07:00", timeout=30)
+        r = cli("--config", path, "--test-clock", "2026-11-23T08:00:00+07:00", timeout=30)
         assert_refused_to_start(r, *words)
         # never half-started: nothing listens, no database was made
         assert not port_open(port), path
@@ -208,7 +196,7 @@ def test_check_config_lists_every_problem(tmp_path):
     cfg["horizon_days"] = 0
     cfg["rate_limit"] = {"per_ip_per_second": -1}
     path, _ = write(tmp_path, cfg, database=str(tmp_path / "never.db"))
-    r = run("--config", path, "--check-config")
+    r = cli("--config", path, "--check-config")
     assert r.returncode == 1, r
     err = lines(r.stderr)
     expected = ["points[0].services[1].prefix", "points[1].hours.mon[0]", "points[0].closed[0]",
@@ -227,13 +215,13 @@ def test_check_config_lists_every_problem(tmp_path):
     cfg["points"] = json.loads(json.dumps(cfg["points"]))
     cfg["points"][0]["services"][1]["prefix"] = "abc"
     path, _ = write(tmp_path, cfg, name="one.json")
-    r = run("--config", path, "--check-config")
+    r = cli("--config", path, "--check-config")
     assert r.returncode == 1
     assert lines(r.stderr) == ["points[0].services[1].prefix: must be 1-2 capital letters"]
 
     # a good file: 0, nothing to say, nothing started
     path, good = write(tmp_path, config(), name="good.json", database=str(tmp_path / "good.db"))
-    r = run("--config", path, "--check-config", timeout=30)
+    r = cli("--config", path, "--check-config", timeout=30)
     assert r.returncode == 0, r.stderr
     assert lines(r.stderr) == []
     assert not port_open(int(good["listen"].rsplit(":", 1)[1]))
@@ -248,7 +236,7 @@ def test_an_unusable_database_exits_1_with_one_line(tmp_path):
     for i, db in enumerate([tmp_path / "no" / "such" / "dir" / "x.db", tmp_path / "a-directory",
                             garbage]):
         path, _ = write(tmp_path, config(), name="db%d.json" % i, port=port, database=str(db))
-        r = run("--config", path, timeout=30)
+        r = cli("--config", path, timeout=30)
         assert_refused_to_start(r, str(db))
         assert not port_open(port)
     # the file that was there is left as it was
@@ -262,7 +250,7 @@ def test_a_busy_port_exits_1_with_one_line(tmp_path):
     port = holder.getsockname()[1]
     try:
         path, _ = write(tmp_path, config(), port=port)
-        r = run("--config", path, timeout=30)
+        r = cli("--config", path, timeout=30)
         line = assert_refused_to_start(r, str(port))
         assert "in use" in line.lower(), line
         # the port's owner still has it
@@ -289,12 +277,12 @@ def test_keep_alive_across_every_kind_of_answer(daemon):
 
         assert req("GET", "/v1/health").status == 200
         sock = conn.sock
-        b = req("POST", "/v1/bookings", booking_body("003000000001"))
+        b = req("POST", "/v1/bookings", booking_body("003000000001", date=TUESDAY))
         assert b.status == 201, b
         code = b.json["code"]
         assert req("PATCH", "/v1/bookings/" + code, {"date": TUESDAY, "start": "10:00"}).status == 200
         assert req("GET", "/v1/bookings/" + code).json["start"] == "10:00"
-        assert req("POST", "/v1/bookings", booking_body("003000000001")).status == 409
+        assert req("POST", "/v1/bookings", booking_body("003000000001", date=TUESDAY)).status == 409
         assert req("GET", "/v1/bookings/" + code, token=None).status == 401
         assert req("GET", "/v1/bookings?point=cua-nam&date=" + TUESDAY).status == 403
         assert req("GET", "/v1/nowhere").status == 404
@@ -429,7 +417,7 @@ def test_idle_connections_are_closed_after_the_timeout(make_daemon):
 
 
 def test_command_line(tmp_path):
-    r = run("--help")
+    r = cli("--help")
     assert r.returncode == 0, r.stderr
     assert "--config" in r.stdout and "--check-config" in r.stdout and "--test-clock" in r.stdout
     path, cfg = write(tmp_path, config())
@@ -438,7 +426,7 @@ def test_command_line(tmp_path):
                  ["--config", path, "--test-clock", "2026-11-23T08:00:00"],
                  ["--config", path, "--no-such-option"],
                  []):
-        r = run(*args, timeout=30)
+        r = cli(*args, timeout=30)
         assert r.returncode == 1, (args, r.returncode, r.stderr)
         assert lines(r.stderr), args
         assert not port_open(port)
