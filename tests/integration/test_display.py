@@ -368,7 +368,7 @@ def test_long_poll_behind_the_latest_call_answers_at_once(daemon):
     b = board(d)
     t0 = time.time()
     r = d.get("/v1/points/cua-nam/display?since=%d&wait=30" % b["calls"][1]["seq"])
-    assert time.time() - t0 < 2
+    assert time.time() - t0 < 10  # answered at once, not held for the 30 s wait
     assert r.status == 200 and [c["counter"] for c in r.json["calls"]] == ["cua-nam-2"], r
     r = d.get("/v1/points/cua-nam/display?since=0&wait=60")
     assert r.status == 200 and len(r.json["calls"]) == 2, r
