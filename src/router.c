@@ -20,9 +20,13 @@ method_name(enum method m)
 	return method_names[m];
 }
 
-/* Matches PATH (a writable copy) segment by segment; ":x" takes one non-empty segment. */
+/*
+ * Matches PATH segment by segment; ":x" takes one non-empty segment, copied into SCRATCH with
+ * PARAM pointing at it. *USED: the bytes of SCRATCH the parameters take.
+ */
 static int
-pattern_match(const char *pat, const char *path, const char **param, char *scratch, size_t cap)
+pattern_match(const char *pat, const char *path, const char **param, char *scratch, size_t cap,
+              size_t *usedp)
 {
 	int np = 0;
 	size_t used = 0;
@@ -45,6 +49,7 @@ pattern_match(const char *pat, const char *path, const char **param, char *scrat
 		}
 		pat += pl, path += sl;
 	}
+	*usedp = used;
 	return *pat == 0 && *path == 0;
 }
 
@@ -54,7 +59,7 @@ router_match(struct req *r)
 	char scratch[1024];
 	const char *param[PARAMS_MAX];
 	char allow[64] = "";
-	size_t n = strlen(r->url);
+	size_t n = strlen(r->url), used;
 	if (n >= sizeof scratch) {
 		reply_error(r, E_NOT_FOUND, NULL, "no such resource");
 		return -1;
@@ -62,16 +67,18 @@ router_match(struct req *r)
 	size_t ntables = sizeof tables / sizeof *tables - !clock_is_test();
 	for (size_t t = 0; t < ntables; t++)
 		for (const struct route *rt = tables[t]; rt->pattern; rt++) {
-			if (!pattern_match(rt->pattern, r->url, param, scratch, sizeof scratch))
+			if (!pattern_match(rt->pattern, r->url, param, scratch, sizeof scratch, &used))
 				continue;
 			if (rt->method == r->method || (r->method == M_HEAD && rt->method == M_GET)) {
 				r->route = rt;
-				r->path = malloc(sizeof scratch);
+				if (used == 0)
+					return 0;
+				r->path = malloc(used);
 				if (r->path == NULL) {
 					reply_error(r, E_UNAVAILABLE, NULL, "out of memory");
 					return -1;
 				}
-				memcpy(r->path, scratch, sizeof scratch);
+				memcpy(r->path, scratch, used);
 				/* Re-point the parameters into the saved copy. */
 				int np = 0;
 				for (const char *p = rt->pattern; *p; p++)
