@@ -363,59 +363,71 @@ insert_ticket(struct ticket *t, const char *citizen_hash, const char *phone, con
 	return -1;
 }
 
-/* Whether the citizen's no-shows suspend booking at NOW. */
+/* What a citizen's tickets say about booking SERVICE on DATE: see citizen_view. */
+struct citizen {
+	int all, same; /* active bookings: all of them, and those for SERVICE on DATE */
+	int suspended; /* no-shows suspend booking now */
+};
+
+/*
+ * Whether the citizen's no-shows suspend booking at NOW, given NEWEST, the latest no-show:
+ * the newest `limit` no-shows lie within the window exactly when at least `limit` lie within
+ * the window that ends at NEWEST. Asked only of a citizen who has a no-show at all.
+ */
 static int
-suspended(const char *hash, int64_t now)
+strikes_suspend(const char *hash, int64_t newest, int64_t now)
 {
 	static sqlite3_stmt *s;
-	int limit = cat->strikes_limit, n = 0;
-	int64_t newest = 0, oldest = 0;
-	if (limit <= 0)
+	int limit = cat->strikes_limit;
+	if (limit <= 0 || now >= newest + (int64_t)cat->strikes_suspend_days * 86400)
 		return 0;
-	sqlite3_stmt *st = db_static(&s, "SELECT finished_at FROM ticket WHERE citizen_hash = :h "
-	                                 "AND status = 'no_show' ORDER BY finished_at DESC LIMIT :n");
+	sqlite3_stmt *st = db_static(&s, "SELECT count(*) FROM ticket WHERE citizen_hash = :h AND "
+	                                 "status = 'no_show' AND finished_at >= :since");
 	if (st == NULL)
 		return -1;
 	db_bind_text(st, ":h", hash);
-	db_bind_int(st, ":n", limit);
-	while (db_step(st) == 1) {
-		oldest = sqlite3_column_int64(st, 0);
-		if (n++ == 0)
-			newest = oldest;
-	}
+	db_bind_int(st, ":since", newest - (int64_t)cat->strikes_window_days * 86400);
+	int n = db_step(st) == 1 ? sqlite3_column_int(st, 0) : -1;
 	sqlite3_reset(st);
-	return n >= limit && newest - oldest <= (int64_t)cat->strikes_window_days * 86400 &&
-	       now < newest + (int64_t)cat->strikes_suspend_days * 86400;
+	return n < 0 ? -1 : n >= limit;
 }
 
 /*
- * Active bookings of the citizen: all of them, and those for SERVICE on DATE. The status test
- * is a chain of comparisons over the citizen's few rows: a `status IN (...)` in the WHERE
- * would make SQLite build a temporary table of the list for every booking.
+ * The citizen's active bookings (SKIP: a ticket not to count, the one being moved) and their
+ * latest no-show, in one pass over the citizen's rows. The status test is a chain of
+ * comparisons: a `status IN (...)` would make SQLite build a temporary table of the list
+ * for every booking.
  */
 static int
-citizen_active(const char *hash, const char *service, const char *date, int64_t skip, int *all,
-               int *same)
+citizen_view(const char *hash, const char *service, const char *date, int64_t skip,
+             int64_t now, struct citizen *c)
 {
 	static sqlite3_stmt *s;
 	sqlite3_stmt *st = db_static(
 	    &s, "SELECT coalesce(sum(active), 0), coalesce(sum(active AND booked_service = :s AND "
-	        "date = :d), 0) FROM (SELECT kind = 'booking' AND id != :skip AND (status = 'booked' "
-	        "OR status = 'waiting' OR status = 'called' OR status = 'parked') AS active, "
-	        "booked_service, date FROM ticket WHERE citizen_hash = :h)");
+	        "date = :d), 0), max(CASE WHEN status = 'no_show' THEN finished_at END) FROM (SELECT "
+	        "kind = 'booking' AND id != :skip AND (status = 'booked' OR status = 'waiting' OR "
+	        "status = 'called' OR status = 'parked') AS active, booked_service, date, status, "
+	        "finished_at FROM ticket WHERE citizen_hash = :h)");
 	if (st == NULL)
 		return -1;
 	db_bind_text(st, ":h", hash);
 	db_bind_text(st, ":s", service);
 	db_bind_text(st, ":d", date);
 	db_bind_int(st, ":skip", skip);
-	int rc = db_step(st);
+	int rc = db_step(st), noshow = 0;
+	int64_t newest = 0;
 	if (rc == 1) {
-		*all = sqlite3_column_int(st, 0);
-		*same = sqlite3_column_int(st, 1);
+		c->all = sqlite3_column_int(st, 0);
+		c->same = sqlite3_column_int(st, 1);
+		noshow = sqlite3_column_type(st, 2) != SQLITE_NULL;
+		newest = sqlite3_column_int64(st, 2);
 	}
 	sqlite3_reset(st);
-	return rc == 1 ? 0 : -1;
+	if (rc != 1)
+		return -1;
+	c->suspended = noshow ? strikes_suspend(hash, newest, now) : 0;
+	return c->suspended < 0 ? -1 : 0;
 }
 
 static int
@@ -458,17 +470,16 @@ book(const struct booking_in *in, const char *actor, int64_t now, struct ticket 
 {
 	enum err e;
 	char date[11];
-	int all, same, taken, sus;
+	struct citizen c;
+	int taken;
 	date_format(in->day, date);
-	if ((sus = suspended(in->citizen_hash, now)) < 0)
+	if (citizen_view(in->citizen_hash, in->service->id, date, 0, now, &c))
 		return E_UNAVAILABLE;
-	if (sus)
+	if (c.suspended)
 		return E_BOOKING_SUSPENDED;
-	if (citizen_active(in->citizen_hash, in->service->id, date, 0, &all, &same))
-		return E_UNAVAILABLE;
-	if (same > 0)
+	if (c.same > 0)
 		return E_DUPLICATE_BOOKING;
-	if (all >= cat->max_active)
+	if (c.all >= cat->max_active)
 		return E_TOO_MANY_BOOKINGS;
 	if ((taken = slot_taken(in->point->id, in->service->id, date, in->start)) < 0)
 		return E_UNAVAILABLE;
@@ -578,7 +589,7 @@ reschedule(const char *code, const struct service *s, int day, int start, int en
 	static sqlite3_stmt *su;
 	enum tstatus to;
 	char date[11], detail[32], hhmm[6];
-	int all, same, taken;
+	int taken;
 	enum err e = store_ticket(code, t);
 	if (e != E_OK)
 		return e;
@@ -599,9 +610,10 @@ reschedule(const char *code, const struct service *s, int day, int start, int en
 			copy(hash, sizeof hash, db_col_text(st, 0));
 		sqlite3_reset(st);
 		if (hash[0]) {
-			if (citizen_active(hash, t->booked_service, date, t->id, &all, &same))
+			struct citizen c;
+			if (citizen_view(hash, t->booked_service, date, t->id, now, &c))
 				return E_UNAVAILABLE;
-			if (same > 0)
+			if (c.same > 0)
 				return E_DUPLICATE_BOOKING;
 		}
 	}
