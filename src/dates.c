@@ -74,14 +74,27 @@ date_parse(const char *s, int *day)
 	return date_parse_n(s, day);
 }
 
+/* V's last N decimal digits, zero-padded, at P (no terminator): the formats here are fixed. */
+static void
+put_digits(char *p, int v, int n)
+{
+	unsigned u = v < 0 ? 0u : (unsigned)v;
+	while (n-- > 0) {
+		p[n] = (char)('0' + u % 10);
+		u /= 10;
+	}
+}
+
 void
 date_format(int day, char out[11])
 {
 	int y, m, d;
-	char tmp[64];
 	civil_from_days(day, &y, &m, &d);
-	snprintf(tmp, sizeof tmp, "%04d-%02d-%02d", y % 10000, m, d);
-	memcpy(out, tmp, 10);
+	put_digits(out, y, 4);
+	out[4] = '-';
+	put_digits(out + 5, m, 2);
+	out[7] = '-';
+	put_digits(out + 8, d, 2);
 	out[10] = 0;
 }
 
@@ -117,9 +130,9 @@ hhmm_format(int minute, char out[6])
 {
 	if (minute < 0 || minute > 24 * 60)
 		minute = 0;
-	char tmp[32];
-	snprintf(tmp, sizeof tmp, "%02d:%02d", minute / 60, minute % 60);
-	memcpy(out, tmp, 5);
+	put_digits(out, minute / 60, 2);
+	out[2] = ':';
+	put_digits(out + 3, minute % 60, 2);
 	out[5] = 0;
 }
 
@@ -161,12 +174,14 @@ instant_format(int64_t t, int offset_min, char out[32])
 	int64_t l = t + (int64_t)offset_min * 60;
 	int64_t day = l >= 0 ? l / 86400 : -((-l + 86399) / 86400);
 	int sod = (int)(l - day * 86400);
-	int y, m, d, a = offset_min < 0 ? -offset_min : offset_min;
-	char tmp[96];
-	civil_from_days((int)day, &y, &m, &d);
-	snprintf(tmp, sizeof tmp, "%04d-%02d-%02dT%02d:%02d:%02d%c%02d:%02d", y % 10000, m, d, sod / 3600,
-	         sod / 60 % 60, sod % 60, offset_min < 0 ? '-' : '+', a / 60, a % 60);
-	snprintf(out, 32, "%.31s", tmp);
+	int a = offset_min < 0 ? -offset_min : offset_min;
+	date_format((int)day, out); /* YYYY-MM-DD */
+	out[10] = 'T';
+	hhmm_format(sod / 60, out + 11); /* HH:MM */
+	out[16] = ':';
+	put_digits(out + 17, sod % 60, 2);
+	out[19] = offset_min < 0 ? '-' : '+';
+	hhmm_format(a % (24 * 60), out + 20);
 }
 
 int
