@@ -569,6 +569,55 @@ duplicate_and_too_many_bookings(void **state)
 	assert_int_equal(t.status, ST_BOOKED);
 }
 
+/* A no-show of CITIZEN's, finished DAYS_AGO days before TODAY 07:00 (the hour try_book books at). */
+static void
+no_show(const char *citizen_hash, int days_ago)
+{
+	static int n;
+	char sql[512];
+	int64_t at_ = at("07:00") - (int64_t)days_ago * 86400;
+	n++;
+	snprintf(sql, sizeof sql,
+	         "INSERT INTO ticket (code, kind, point, service, booked_service, date, seq, number, "
+	         "status, citizen_hash, created_at, finished_at) VALUES ('NOSHOW%04d', 'booking', "
+	         "'cua-nam', 'cu-tru', 'cu-tru', '2026-01-01', %d, 'A%03d', 'no_show', '%s', %lld, "
+	         "%lld)",
+	         n, 900 + n, n, citizen_hash, (long long)at_, (long long)at_);
+	assert_int_equal(sqlite3_exec(db_handle(), sql, NULL, NULL, NULL), SQLITE_OK);
+}
+
+/*
+ * The catalogue's defaults: three no-shows within 30 days suspend booking for 7 days after
+ * the last of them. Three spread over more than 30 days do not, and neither do three whose
+ * suspension has run out.
+ */
+static void
+no_shows_suspend_within_their_window(void **state)
+{
+	(void)state;
+	struct ticket t;
+	no_show(citizen(3), 1);
+	no_show(citizen(3), 20);
+	no_show(citizen(3), 40); /* the newest three span 39 days */
+	assert_int_equal(try_book(citizen(3), "cu-tru", TODAY, "09:00", &t), E_OK);
+	assert_int_equal(store_cancel(t.code, "ihanoi", at("07:00"), &t), E_OK);
+	no_show(citizen(3), 31); /* now 30 days: within */
+	assert_int_equal(try_book(citizen(3), "cu-tru", TODAY, "09:00", &t), E_BOOKING_SUSPENDED);
+	/* Three within a week, the last of them 7 days ago: the suspension is over. */
+	no_show(citizen(4), 7);
+	no_show(citizen(4), 8);
+	no_show(citizen(4), 9);
+	assert_int_equal(try_book(citizen(4), "cu-tru", TODAY, "09:00", &t), E_OK);
+	/* 6 days ago, it still holds; two no-shows are not enough. */
+	no_show(citizen(5), 6);
+	no_show(citizen(5), 7);
+	no_show(citizen(5), 8);
+	assert_int_equal(try_book(citizen(5), "cu-tru", TODAY, "09:00", &t), E_BOOKING_SUSPENDED);
+	no_show(citizen(6), 1);
+	no_show(citizen(6), 2);
+	assert_int_equal(try_book(citizen(6), "cu-tru", TODAY, "09:00", &t), E_OK);
+}
+
 /* Moved within its date a booking keeps its number; to another date it takes that date's next. */
 static void
 moving_a_booking(void **state)
@@ -676,6 +725,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(duplicate_and_too_many_bookings, setup,
 	                                    unit_db_teardown),
 	    cmocka_unit_test_setup_teardown(moving_a_booking, setup, unit_db_teardown),
+	    cmocka_unit_test_setup_teardown(no_shows_suspend_within_their_window, setup,
+	                                    unit_db_teardown),
 	};
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }
