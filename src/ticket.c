@@ -13,7 +13,7 @@ instant_json(int64_t t)
 	if (t == 0)
 		return json_null();
 	instant_format(t, cat->utc_offset, s);
-	return json_string(s);
+	return json_string_nocheck(s);
 }
 
 static json_t *
@@ -29,9 +29,13 @@ hhmm_json(int minute)
 	if (minute < 0)
 		return json_null();
 	hhmm_format(minute, s);
-	return json_string(s);
+	return json_string_nocheck(s);
 }
 
+/*
+ * Keys, and the values formatted here or made of our alphabets (codes, numbers, dates,
+ * instants), are ASCII: jansson's _nocheck calls skip its UTF-8 scan for them.
+ */
 json_t *
 ticket_json(const struct ticket *t, enum view v)
 {
@@ -41,43 +45,43 @@ ticket_json(const struct ticket *t, enum view v)
 	if (o == NULL)
 		return NULL;
 	date_format(t->day, date);
-	json_object_set_new(o, "code", json_string(t->code));
-	json_object_set_new(o, "kind", json_string(t->kind));
-	json_object_set_new(o, "number", json_string(t->number));
-	json_object_set_new(o, "point", json_string(t->point));
-	json_object_set_new(o, "service", json_string(t->service));
-	json_object_set_new(o, "date", json_string(date));
-	json_object_set_new(o, "start", hhmm_json(booking ? t->start : -1));
-	json_object_set_new(o, "end", hhmm_json(booking ? t->end : -1));
-	json_object_set_new(o, "status", json_string(status_name(t->status)));
-	json_object_set_new(o, "priority", str_or_null(t->priority));
+	json_object_set_new_nocheck(o, "code", json_string_nocheck(t->code));
+	json_object_set_new_nocheck(o, "kind", json_string_nocheck(t->kind));
+	json_object_set_new_nocheck(o, "number", json_string_nocheck(t->number));
+	json_object_set_new_nocheck(o, "point", json_string(t->point));
+	json_object_set_new_nocheck(o, "service", json_string(t->service));
+	json_object_set_new_nocheck(o, "date", json_string_nocheck(date));
+	json_object_set_new_nocheck(o, "start", hhmm_json(booking ? t->start : -1));
+	json_object_set_new_nocheck(o, "end", hhmm_json(booking ? t->end : -1));
+	json_object_set_new_nocheck(o, "status", json_string_nocheck(status_name(t->status)));
+	json_object_set_new_nocheck(o, "priority", str_or_null(t->priority));
 	if (v != VIEW_PUBLIC) {
 		char masked[16];
 		if (t->last4[0]) {
 			snprintf(masked, sizeof masked, "********%s", t->last4);
-			json_object_set_new(o, "citizen_id", json_string(masked));
+			json_object_set_new_nocheck(o, "citizen_id", json_string_nocheck(masked));
 		} else {
-			json_object_set_new(o, "citizen_id", json_null());
+			json_object_set_new_nocheck(o, "citizen_id", json_null());
 		}
 	}
 	if (v == VIEW_STAFF)
-		json_object_set_new(o, "dossier_id", str_or_null(t->dossier));
-	json_object_set_new(o, "created_at", instant_json(t->created_at));
-	json_object_set_new(o, "checkin_from", instant_json(booking ? t->checkin_from : 0));
-	json_object_set_new(o, "checkin_until", instant_json(booking ? t->checkin_until : 0));
+		json_object_set_new_nocheck(o, "dossier_id", str_or_null(t->dossier));
+	json_object_set_new_nocheck(o, "created_at", instant_json(t->created_at));
+	json_object_set_new_nocheck(o, "checkin_from", instant_json(booking ? t->checkin_from : 0));
+	json_object_set_new_nocheck(o, "checkin_until", instant_json(booking ? t->checkin_until : 0));
 	int pos = t->status == ST_WAITING ? store_position(t) : 0;
 	if (pos > 0) {
 		const struct point *p = catalogue_point(cat, t->point);
 		const struct service *s = p ? point_service(p, t->service) : NULL;
 		int eta = s ? queue_eta(pos, s->avg_service_minutes, store_open_counters(p, s->id)) : 0;
-		json_object_set_new(o, "position", json_integer(pos));
-		json_object_set_new(o, "eta_minutes", s ? json_integer(eta) : json_null());
+		json_object_set_new_nocheck(o, "position", json_integer(pos));
+		json_object_set_new_nocheck(o, "eta_minutes", s ? json_integer(eta) : json_null());
 	} else {
-		json_object_set_new(o, "position", json_null());
-		json_object_set_new(o, "eta_minutes", json_null());
+		json_object_set_new_nocheck(o, "position", json_null());
+		json_object_set_new_nocheck(o, "eta_minutes", json_null());
 	}
-	json_object_set_new(o, "counter", str_or_null(t->counter));
-	json_object_set_new(o, "called_at", instant_json(t->called_at));
+	json_object_set_new_nocheck(o, "counter", str_or_null(t->counter));
+	json_object_set_new_nocheck(o, "called_at", instant_json(t->called_at));
 	return o;
 }
 
