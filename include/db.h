@@ -14,6 +14,8 @@ sqlite3 *db_handle(void);
 /* Prepares SQL once into *SLOT (persistent); reset and cleared before it is returned. */
 sqlite3_stmt *db_static(sqlite3_stmt **slot, const char *sql);
 void db_bind_text(sqlite3_stmt *st, const char *name, const char *v);
+/* As db_bind_text, without SQLite's copy: V must stay as it is until ST's last step. */
+void db_bind_text_kept(sqlite3_stmt *st, const char *name, const char *v);
 void db_bind_int(sqlite3_stmt *st, const char *name, int64_t v);
 void db_bind_null(sqlite3_stmt *st, const char *name);
 /* Steps ST once: 1 for a row, 0 when done, -1 on error (logged). */

@@ -264,16 +264,33 @@ db_static(sqlite3_stmt **slot, const char *sql)
 	return *slot;
 }
 
-void
-db_bind_text(sqlite3_stmt *st, const char *name, const char *v)
+static void
+bind_text(sqlite3_stmt *st, const char *name, const char *v, sqlite3_destructor_type how)
 {
 	int i = sqlite3_bind_parameter_index(st, name);
 	if (i == 0)
 		log_error("sqlite: no parameter %s", name);
 	else if (v)
-		sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, i, v, -1, how);
 	else
 		sqlite3_bind_null(st, i);
+}
+
+void
+db_bind_text(sqlite3_stmt *st, const char *name, const char *v)
+{
+	bind_text(st, name, v, SQLITE_TRANSIENT);
+}
+
+/*
+ * The booking path binds some thirty strings a booking, every one of them alive until its
+ * statement has run: SQLite need not copy them (a malloc and a free each). db_static's
+ * clearing of the bindings forgets the pointers without reading them.
+ */
+void
+db_bind_text_kept(sqlite3_stmt *st, const char *name, const char *v)
+{
+	bind_text(st, name, v, SQLITE_STATIC);
 }
 
 void

@@ -200,15 +200,15 @@ event_add(const struct ticket *t, const char *action, const char *actor, const c
 	if (st == NULL)
 		return -1;
 	db_bind_int(st, ":seq", seq);
-	db_bind_text(st, ":p", t->point);
-	db_bind_text(st, ":d", date);
+	db_bind_text_kept(st, ":p", t->point);
+	db_bind_text_kept(st, ":d", date);
 	db_bind_int(st, ":at", now);
 	db_bind_int(st, ":t", t->id);
-	db_bind_text(st, ":a", action);
-	db_bind_text(st, ":actor", actor);
-	db_bind_text(st, ":c", counter);
-	db_bind_text(st, ":detail", detail);
-	db_bind_text(st, ":h", hash);
+	db_bind_text_kept(st, ":a", action);
+	db_bind_text_kept(st, ":actor", actor);
+	db_bind_text_kept(st, ":c", counter);
+	db_bind_text_kept(st, ":detail", detail);
+	db_bind_text_kept(st, ":h", hash);
 	if (db_exec_static(st))
 		return -1;
 	next_seq = seq + 1;
@@ -228,9 +228,9 @@ event_add(const struct ticket *t, const char *action, const char *actor, const c
 static void
 bind_numbering(sqlite3_stmt *st, const char *point, const char *service, const char *date)
 {
-	db_bind_text(st, ":p", point);
-	db_bind_text(st, ":s", service);
-	db_bind_text(st, ":d", date);
+	db_bind_text_kept(st, ":p", point);
+	db_bind_text_kept(st, ":s", service);
+	db_bind_text_kept(st, ":d", date);
 }
 
 /* The numbering row of (point, service, day): 1 with its LAST and WALKINS, 0 if none, -1. */
@@ -324,26 +324,26 @@ insert_ticket(struct ticket *t, const char *citizen_hash, const char *phone, con
 		if (new_code(t->code))
 			return -1;
 		sqlite3_reset(st);
-		db_bind_text(st, ":code", t->code);
-		db_bind_text(st, ":kind", t->kind);
-		db_bind_text(st, ":p", t->point);
-		db_bind_text(st, ":s", t->service);
-		db_bind_text(st, ":d", date);
+		db_bind_text_kept(st, ":code", t->code);
+		db_bind_text_kept(st, ":kind", t->kind);
+		db_bind_text_kept(st, ":p", t->point);
+		db_bind_text_kept(st, ":s", t->service);
+		db_bind_text_kept(st, ":d", date);
 		db_bind_int(st, ":seq", t->seq);
-		db_bind_text(st, ":num", t->number);
+		db_bind_text_kept(st, ":num", t->number);
 		if (t->start >= 0) {
 			db_bind_int(st, ":start", t->start);
 			db_bind_int(st, ":end", t->end);
 			db_bind_int(st, ":cf", t->checkin_from);
 			db_bind_int(st, ":cu", t->checkin_until);
 		}
-		db_bind_text(st, ":st", status_name(t->status));
-		db_bind_text(st, ":pri", t->priority[0] ? t->priority : NULL);
-		db_bind_text(st, ":ch", citizen_hash);
-		db_bind_text(st, ":l4", t->last4[0] ? t->last4 : NULL);
-		db_bind_text(st, ":phone", phone);
-		db_bind_text(st, ":name", name);
-		db_bind_text(st, ":dossier", t->dossier[0] ? t->dossier : NULL);
+		db_bind_text_kept(st, ":st", status_name(t->status));
+		db_bind_text_kept(st, ":pri", t->priority[0] ? t->priority : NULL);
+		db_bind_text_kept(st, ":ch", citizen_hash);
+		db_bind_text_kept(st, ":l4", t->last4[0] ? t->last4 : NULL);
+		db_bind_text_kept(st, ":phone", phone);
+		db_bind_text_kept(st, ":name", name);
+		db_bind_text_kept(st, ":dossier", t->dossier[0] ? t->dossier : NULL);
 		db_bind_int(st, ":now", t->created_at);
 		if (t->waiting_since) {
 			db_bind_int(st, ":ws", t->waiting_since);
@@ -385,7 +385,7 @@ strikes_suspend(const char *hash, int64_t newest, int64_t now)
 	                                 "status = 'no_show' AND finished_at >= :since");
 	if (st == NULL)
 		return -1;
-	db_bind_text(st, ":h", hash);
+	db_bind_text_kept(st, ":h", hash);
 	db_bind_int(st, ":since", newest - (int64_t)cat->strikes_window_days * 86400);
 	int n = db_step(st) == 1 ? sqlite3_column_int(st, 0) : -1;
 	sqlite3_reset(st);
@@ -411,9 +411,9 @@ citizen_view(const char *hash, const char *service, const char *date, int64_t sk
 	        "finished_at FROM ticket WHERE citizen_hash = :h)");
 	if (st == NULL)
 		return -1;
-	db_bind_text(st, ":h", hash);
-	db_bind_text(st, ":s", service);
-	db_bind_text(st, ":d", date);
+	db_bind_text_kept(st, ":h", hash);
+	db_bind_text_kept(st, ":s", service);
+	db_bind_text_kept(st, ":d", date);
 	db_bind_int(st, ":skip", skip);
 	int rc = db_step(st), noshow = 0;
 	int64_t newest = 0;
@@ -440,9 +440,9 @@ slot_taken(const char *point, const char *service, const char *date, int start)
 	int n = -1;
 	if (st == NULL)
 		return -1;
-	db_bind_text(st, ":p", point);
-	db_bind_text(st, ":s", service);
-	db_bind_text(st, ":d", date);
+	db_bind_text_kept(st, ":p", point);
+	db_bind_text_kept(st, ":s", service);
+	db_bind_text_kept(st, ":d", date);
 	db_bind_int(st, ":start", start);
 	if (db_step(st) == 1)
 		n = sqlite3_column_int(st, 0);
@@ -544,9 +544,9 @@ update_status(struct ticket *t, enum tstatus to)
 	if (st == NULL)
 		return -1;
 	t->status = to;
-	db_bind_text(st, ":st", status_name(to));
-	db_bind_text(st, ":svc", t->service);
-	db_bind_text(st, ":c", t->counter[0] ? t->counter : NULL);
+	db_bind_text_kept(st, ":st", status_name(to));
+	db_bind_text_kept(st, ":svc", t->service);
+	db_bind_text_kept(st, ":c", t->counter[0] ? t->counter : NULL);
 	db_bind_int(st, ":calls", t->calls);
 #define OPT(name, v) \
 	if (v)           \
