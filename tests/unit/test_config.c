@@ -642,6 +642,37 @@ tokens_are_found_by_secret(void **state)
 	catalogue_free(c);
 }
 
+/* A city's hundreds of device tokens: every one is found as itself, and no other secret is. */
+static void
+each_of_many_tokens_is_found(void **state)
+{
+	(void)state;
+	enum { N = 600 };
+	json_t *root = base_root(), *toks = json_object_get(root, "tokens");
+	char secret[32], name[16];
+	for (int i = 0; i < N; i++) {
+		snprintf(secret, sizeof secret, "device-token-%05d", i);
+		snprintf(name, sizeof name, "device-%d", i);
+		json_array_append_new(toks, json_pack("{s:s,s:s,s:s,s:s}", "name", name, "role",
+		                                      "kiosk", "point", "cua-nam", "token", secret));
+	}
+	struct catalogue *c = unit_catalogue_root_ok(root);
+	for (int i = 0; i < N; i++) {
+		snprintf(secret, sizeof secret, "device-token-%05d", i);
+		snprintf(name, sizeof name, "device-%d", i);
+		const struct token *t = catalogue_token(c, secret);
+		if (t == NULL || strcmp(t->name, name) != 0)
+			fail_msg("%s found as %s, not %s", secret, t ? t->name : "nothing", name);
+		assert_int_equal(t->role, ROLE_KIOSK);
+	}
+	assert_string_equal(catalogue_token(c, "admin-token-123456")->name, "ops");
+	for (int i = N; i < N + 50; i++) {
+		snprintf(secret, sizeof secret, "device-token-%05d", i);
+		assert_null(catalogue_token(c, secret));
+	}
+	catalogue_free(c);
+}
+
 /* ---- catalogue_load: from a file ---- */
 
 static char *
@@ -740,6 +771,7 @@ main(void)
 	    cmocka_unit_test(unknown_fields_are_ignored),
 	    cmocka_unit_test(contract_example_is_valid),
 	    cmocka_unit_test(tokens_are_found_by_secret),
+	    cmocka_unit_test(each_of_many_tokens_is_found),
 	    cmocka_unit_test(load_from_file),
 	    cmocka_unit_test(load_refuses_what_is_not_a_catalogue),
 	    cmocka_unit_test(load_reports_paths_from_a_file),
