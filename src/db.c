@@ -1,4 +1,5 @@
 /* db.c: the SQLite connection, migrations from sql/, static statements, the group commit. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -264,10 +265,37 @@ db_static(sqlite3_stmt **slot, const char *sql)
 	return *slot;
 }
 
+/*
+ * The index of parameter NAME in ST. SQLite finds a name by comparing it with each of the
+ * statement's in turn (a booking binds some forty); a small table remembers where a name was
+ * found, and a hit is confirmed by the name SQLite has at that index, so a statement that
+ * reuses a finalized one's address can never be given a wrong index.
+ */
+static int
+param_index(sqlite3_stmt *st, const char *name)
+{
+	static struct {
+		const sqlite3_stmt *st;
+		const char *name;
+		int i;
+	} seen[512];
+	size_t h = (((uintptr_t)st >> 4) * 31 + ((uintptr_t)name >> 2)) % (sizeof seen / sizeof *seen);
+	if (seen[h].st == st && seen[h].name == name) {
+		const char *n = sqlite3_bind_parameter_name(st, seen[h].i);
+		if (n && strcmp(n, name) == 0)
+			return seen[h].i;
+	}
+	int i = sqlite3_bind_parameter_index(st, name);
+	seen[h].st = st;
+	seen[h].name = name;
+	seen[h].i = i;
+	return i;
+}
+
 static void
 bind_text(sqlite3_stmt *st, const char *name, const char *v, sqlite3_destructor_type how)
 {
-	int i = sqlite3_bind_parameter_index(st, name);
+	int i = param_index(st, name);
 	if (i == 0)
 		log_error("sqlite: no parameter %s", name);
 	else if (v)
@@ -296,7 +324,7 @@ db_bind_text_kept(sqlite3_stmt *st, const char *name, const char *v)
 void
 db_bind_int(sqlite3_stmt *st, const char *name, int64_t v)
 {
-	int i = sqlite3_bind_parameter_index(st, name);
+	int i = param_index(st, name);
 	if (i == 0)
 		log_error("sqlite: no parameter %s", name);
 	else
@@ -306,7 +334,7 @@ db_bind_int(sqlite3_stmt *st, const char *name, int64_t v)
 void
 db_bind_null(sqlite3_stmt *st, const char *name)
 {
-	int i = sqlite3_bind_parameter_index(st, name);
+	int i = param_index(st, name);
 	if (i)
 		sqlite3_bind_null(st, i);
 }
