@@ -40,7 +40,9 @@ status_parse(const char *s)
 static void
 copy(char *dst, size_t cap, const char *src)
 {
-	snprintf(dst, cap, "%s", src ? src : "");
+	size_t n = src ? strnlen(src, cap - 1) : 0;
+	memcpy(dst, src ? src : "", n);
+	dst[n] = 0;
 }
 
 static void
