@@ -89,27 +89,40 @@ point(struct req *r)
 	                             "counters", ctrs));
 }
 
+/*
+ * One slot as the contract shows it, built key by key: an answer holds up to a week of them,
+ * and json_pack would parse its format and check every key's UTF-8 each time.
+ */
+static json_t *
+slot_json(const struct slot *v, int capacity, int booked)
+{
+	char a[6], b[6];
+	int avail = capacity - booked;
+	json_t *o = json_object();
+	hhmm_format(v->start, a);
+	hhmm_format(v->end, b);
+	json_object_set_new_nocheck(o, "start", json_string_nocheck(a));
+	json_object_set_new_nocheck(o, "end", json_string_nocheck(b));
+	json_object_set_new_nocheck(o, "capacity", json_integer(capacity));
+	json_object_set_new_nocheck(o, "booked", json_integer(booked));
+	json_object_set_new_nocheck(o, "available", json_integer(avail > 0 ? avail : 0));
+	return o;
+}
+
 static json_t *
 day_json(const struct point *p, const struct service *s, int day, int64_t now)
 {
 	struct slot v[SLOTS_MAX];
 	int starts[SLOTS_MAX], counts[SLOTS_MAX];
-	char date[11], a[6], b[6];
+	char date[11];
 	int n = slots_for_day(p, s, day, v, SLOTS_MAX);
 	json_t *slots = json_array();
 	for (int i = 0; i < n; i++)
 		starts[i] = v[i].start;
 	store_slot_counts(p->id, s->id, day, starts, counts, n);
-	for (int i = 0; i < n; i++) {
-		if (local_instant(day, v[i].start, cat->utc_offset) <= now)
-			continue; /* started */
-		int avail = s->slot_capacity - counts[i];
-		hhmm_format(v[i].start, a);
-		hhmm_format(v[i].end, b);
-		json_array_append_new(slots, json_pack("{s:s,s:s,s:i,s:i,s:i}", "start", a, "end", b,
-		                                       "capacity", s->slot_capacity, "booked", counts[i],
-		                                       "available", avail > 0 ? avail : 0));
-	}
+	for (int i = 0; i < n; i++)
+		if (local_instant(day, v[i].start, cat->utc_offset) > now) /* not started */
+			json_array_append_new(slots, slot_json(&v[i], s->slot_capacity, counts[i]));
 	date_format(day, date);
 	return json_pack("{s:s,s:b,s:o}", "date", date, "open", n > 0, "slots", slots);
 }
