@@ -53,6 +53,8 @@ int db_syncing(void);
  * is kept in memory from the database is kept with the epoch it was read in.
  */
 uint64_t db_epoch(void);
+/* Rows the static statements have stepped through in full scans, since each was prepared. */
+int64_t db_scanned_rows(void);
 /* FN runs once the current transaction is committed (ok = 1) or lost (ok = 0). */
 int db_on_commit(void (*fn)(void *arg, int ok), void *arg);
 /* Seconds the last commits took, for metrics; set by db_commit. */

@@ -304,6 +304,15 @@ bind_text(sqlite3_stmt *st, const char *name, const char *v, sqlite3_destructor_
 		sqlite3_bind_null(st, i);
 }
 
+int64_t
+db_scanned_rows(void)
+{
+	int64_t n = 0;
+	for (int i = 0; i < nstatics; i++)
+		n += sqlite3_stmt_status(*statics[i], SQLITE_STMTSTATUS_FULLSCAN_STEP, 0);
+	return n;
+}
+
 void
 db_bind_text(sqlite3_stmt *st, const char *name, const char *v)
 {

@@ -365,6 +365,16 @@ insert_ticket(struct ticket *t, const char *citizen_hash, const char *phone, con
 	return -1;
 }
 
+/*
+ * The rows of the citizen whose hash is :h, through the index ticket_citizen: it is keyed by
+ * the hash's first 16 digits (sql/0003), and the whole hash tells apart citizens sharing them.
+ * The unary + keeps SQLite from putting :h for citizen_hash into the prefix term (its constant
+ * propagation), which would then no longer match the index and scan it whole.
+ */
+#define CITIZEN_IS_H                                                                       \
+	"substr(citizen_hash, 1, 16) = substr(:h, 1, 16) AND citizen_hash IS NOT NULL AND " \
+	"+citizen_hash = :h"
+
 /* What a citizen's tickets say about booking SERVICE on DATE: see citizen_view. */
 struct citizen {
 	int all, same; /* active bookings: all of them, and those for SERVICE on DATE */
@@ -383,7 +393,7 @@ strikes_suspend(const char *hash, int64_t newest, int64_t now)
 	int limit = cat->strikes_limit;
 	if (limit <= 0 || now >= newest + (int64_t)cat->strikes_suspend_days * 86400)
 		return 0;
-	sqlite3_stmt *st = db_static(&s, "SELECT count(*) FROM ticket WHERE citizen_hash = :h AND "
+	sqlite3_stmt *st = db_static(&s, "SELECT count(*) FROM ticket WHERE " CITIZEN_IS_H " AND "
 	                                 "status = 'no_show' AND finished_at >= :since");
 	if (st == NULL)
 		return -1;
@@ -410,7 +420,7 @@ citizen_view(const char *hash, const char *service, const char *date, int64_t sk
 	        "date = :d), 0), max(CASE WHEN status = 'no_show' THEN finished_at END) FROM (SELECT "
 	        "kind = 'booking' AND id != :skip AND (status = 'booked' OR status = 'waiting' OR "
 	        "status = 'called' OR status = 'parked') AS active, booked_service, date, status, "
-	        "finished_at FROM ticket WHERE citizen_hash = :h)");
+	        "finished_at FROM ticket WHERE " CITIZEN_IS_H ")");
 	if (st == NULL)
 		return -1;
 	db_bind_text_kept(st, ":h", hash);
@@ -681,7 +691,7 @@ store_citizen_bookings(const char *citizen_hash, int from_day, ticket_fn fn, voi
 {
 	static sqlite3_stmt *s;
 	char date[11];
-	sqlite3_stmt *st = db_static(&s, "SELECT " TICKET_COLS " FROM ticket WHERE citizen_hash = :h "
+	sqlite3_stmt *st = db_static(&s, "SELECT " TICKET_COLS " FROM ticket WHERE " CITIZEN_IS_H " "
 	                                 "AND date >= :d AND kind = 'booking' "
 	                                 "ORDER BY date, start_min, id");
 	if (st == NULL)

@@ -618,6 +618,53 @@ no_shows_suspend_within_their_window(void **state)
 	assert_int_equal(try_book(citizen(6), "cu-tru", TODAY, "09:00", &t), E_OK);
 }
 
+static int
+count_ticket(const struct ticket *t, void *arg)
+{
+	(void)t;
+	++*(int *)arg;
+	return 0;
+}
+
+/* Citizen N's hash for booking_scans_nothing_whole, and where N books: spread over slots. */
+static const char *
+crowd(int n, const char **service, int *day, char hhmm[6])
+{
+	static char hash[65];
+	snprintf(hash, sizeof hash, "%064x", n * 7919);
+	*service = n % 2 ? "cu-tru" : "khai-sinh";
+	*day = TODAY + n / 2 % 2;
+	hhmm_format(8 * 60 + n / 4 % 16 * 30, hhmm);
+	return hash;
+}
+
+/*
+ * Booking looks rows up by index only: with a few hundred tickets in the table, booking,
+ * refusing a duplicate and listing a citizen's bookings step through no table or index
+ * from end to end (a full scan would cost the surge a row for every ticket ever booked).
+ */
+static void
+booking_scans_nothing_whole(void **state)
+{
+	(void)state;
+	struct ticket t;
+	const char *service, *hash;
+	char hhmm[6];
+	int day;
+	for (int i = 0; i < 300; i++) { /* 64 slots of 6: at most 5 a slot */
+		hash = crowd(i, &service, &day, hhmm);
+		assert_int_equal(try_book(hash, service, day, hhmm, &t), E_OK);
+	}
+	int64_t before = db_scanned_rows();
+	hash = crowd(5, &service, &day, hhmm);
+	assert_int_equal(try_book(hash, service, day, "16:30", &t), E_DUPLICATE_BOOKING);
+	int n = 0;
+	assert_int_equal(store_citizen_bookings(hash, TODAY, count_ticket, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(try_book(citizen(7), "cu-tru", TODAY + 1, "16:30", &t), E_OK);
+	assert_int_equal(db_scanned_rows() - before, 0);
+}
+
 /* Moved within its date a booking keeps its number; to another date it takes that date's next. */
 static void
 moving_a_booking(void **state)
@@ -727,6 +774,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(moving_a_booking, setup, unit_db_teardown),
 	    cmocka_unit_test_setup_teardown(no_shows_suspend_within_their_window, setup,
 	                                    unit_db_teardown),
+	    cmocka_unit_test_setup_teardown(booking_scans_nothing_whole, setup, unit_db_teardown),
 	};
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }
