@@ -565,7 +565,7 @@ counter_serves(const struct counter *k, const char *service)
 const struct token *
 catalogue_token(const struct catalogue *c, const char *presented)
 {
-	struct token key;
+	struct token key = {.name = NULL}; /* only its digest is compared */
 	if (presented == NULL || digest_sha256_bytes(presented, strlen(presented), key.digest))
 		return NULL;
 	/*
