@@ -220,6 +220,16 @@ def walkins(d, n, service="cu-tru", point="cua-nam"):
 # The board
 
 
+def live_call(d, s, counter, point="cua-nam", after=0):
+    """A walk-in called now at COUNTER: stream S carries that call, with an id past AFTER."""
+    walkins(d, 1, point=point)
+    t = call_next(d, counter)
+    e = s.next_event()
+    assert e is not None and e[1]["number"] == t["number"] and e[1]["counter"] == counter, e
+    assert e[0] > after, e
+    return e
+
+
 def test_board_shows_calls_counters_and_waiting_counts(daemon):
     d = daemon
     b = board(d)
@@ -409,10 +419,7 @@ def test_stream_framing_ids_and_recalls(daemon):
 
         # the other point's stream saw none of it, and sees its own
         assert k.next_event(timeout=0.3) is None
-        walkins(d, 1, point="kim-lien")
-        t3 = call_next(d, "kim-lien-1")
-        e = k.next_event()
-        assert e is not None and e[1]["number"] == t3["number"] and e[0] > ids[-1], e
+        live_call(d, k, "kim-lien-1", point="kim-lien", after=ids[-1])
         assert s.next_event(timeout=0.3) is None
     finally:
         s.close()
@@ -439,11 +446,8 @@ def test_last_event_id_replays_the_days_calls_after_it(daemon):
         got = s.events_until_quiet()
         assert [e[0] for e in got] == ids[1:], got
         assert [e[1]["number"] for e in got] == [c["number"] for c in calls[1:]]
-        walkins(d, 1)
         assert d.counter("cua-nam-2", "complete").status == 200
-        t = call_next(d, "cua-nam-2")
-        live = s.next_event()
-        assert live is not None and live[1]["number"] == t["number"] and live[0] > ids[-1], live
+        live = live_call(d, s, "cua-nam-2", after=ids[-1])
         assert s.next_event(timeout=0.5) is None
     finally:
         s.close()
@@ -508,10 +512,7 @@ def test_last_event_id_replays_a_long_day_whole(make_daemon):
         ids = [e[0] for e in got]
         assert ids == sorted(ids) and len(set(ids)) == 450 and ids[-1] == last
         assert sum(1 for e in got if not e[1]["recall"]) == 5
-        walkins(d, 1)
-        call_next(d, "cua-nam-2")
-        e = s.next_event()
-        assert e is not None and e[0] > last and e[1]["counter"] == "cua-nam-2", e
+        live_call(d, s, "cua-nam-2", after=last)
     finally:
         s.close()
 
@@ -531,10 +532,7 @@ def test_a_ping_comes_within_15_seconds_of_silence(daemon):
             break
         assert time.time() - t0 <= 15
         # the stream is still alive after the ping
-        walkins(daemon, 1)
-        t = call_next(daemon, "cua-nam-1")
-        e = s.next_event()
-        assert e is not None and e[1]["number"] == t["number"], e
+        live_call(daemon, s, "cua-nam-1")
     finally:
         s.close()
 

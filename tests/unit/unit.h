@@ -71,40 +71,38 @@ unit_catalogue_ok(const char *text)
  * The typed fields of a JSON object: each asserts that KEY is there with the type asked for
  * (an integer is a number too, as JSON has it).
  */
+static inline json_t *
+unit_json_field(const json_t *o, const char *key, json_type a, json_type b, const char *what)
+{
+	json_t *v = json_object_get(o, key);
+	if (v == NULL || (json_typeof(v) != a && json_typeof(v) != b))
+		fail_msg("%s should be %s", key, what);
+	return v;
+}
+
 static inline json_int_t
 unit_json_int(const json_t *o, const char *key)
 {
-	json_t *v = json_object_get(o, key);
-	if (!json_is_integer(v))
-		fail_msg("%s should be an integer", key);
-	return json_integer_value(v);
+	return json_integer_value(unit_json_field(o, key, JSON_INTEGER, JSON_INTEGER, "an integer"));
 }
 
 static inline double
 unit_json_num(const json_t *o, const char *key)
 {
-	json_t *v = json_object_get(o, key);
-	if (!json_is_number(v))
-		fail_msg("%s should be a number", key);
-	return json_number_value(v);
+	return json_number_value(unit_json_field(o, key, JSON_INTEGER, JSON_REAL, "a number"));
 }
 
 static inline const char *
 unit_json_str(const json_t *o, const char *key)
 {
-	json_t *v = json_object_get(o, key);
-	if (!json_is_string(v))
-		fail_msg("%s should be a string", key);
-	return json_string_value(v);
+	return json_string_value(unit_json_field(o, key, JSON_STRING, JSON_STRING, "a string"));
 }
 
 /* KEY is there, and null (not merely missing). */
 static inline void
 unit_json_null(const json_t *o, const char *key)
 {
-	json_t *v = json_object_get(o, key);
-	if (v == NULL || !json_is_null(v))
-		fail_msg("%s should be null", key);
+	(void)unit_json_field(o, key, JSON_NULL, JSON_NULL, "null");
 }
 
 /* printf into a malloc'd string (the fixtures are built from parts). */
