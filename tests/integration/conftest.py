@@ -352,6 +352,13 @@ def metric(d, name, **labels):
     return samples[key]
 
 
+def restart(make_daemon, d):
+    """A new daemon on the same database file (and the same catalogue)."""
+    again = make_daemon(config=d.config)
+    assert again.config["database"] == d.config["database"]
+    return again
+
+
 def held(d, connections):
     """Waits until the daemon has CONNECTIONS open connections besides the one that asks.
     Clients that send their requests whole before this is called (streams, long-polls) have

@@ -13,18 +13,11 @@ import sqlite3
 import threading
 
 from conftest import (ADMIN, APP, MONDAY, ROOT, assert_error, big_catalogue, booking_body,
-                      wait_for)
+                      restart, wait_for)
 
 TUESDAY, WEDNESDAY, FRIDAY = "2026-11-24", "2026-11-25", "2026-11-27"
 STARTS = ["07:30", "08:00", "08:30", "09:00", "09:30", "10:00", "10:30", "11:00", "11:30",
           "13:30", "14:00", "14:30", "15:00", "15:30", "16:00", "16:30"]
-
-
-def restart(make_daemon, d):
-    """A new daemon on the same database file (and the same catalogue)."""
-    again = make_daemon(config=d.config)
-    assert again.config["database"] == d.config["database"]
-    return again
 
 
 def db_connect(path):
