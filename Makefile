@@ -17,9 +17,12 @@ DEB_BUILD = build-essential pkg-config libmicrohttpd-dev libuv1-dev libjansson-d
 DEB_TEST = libcmocka-dev python3 python3-pytest curl valgrind sqlite3 chromium systemd
 DEB_BENCH = wrk
 
-.PHONY: all run test unit integration asan valgrind browser bench check format install deps deps-test clean
+.PHONY: all bins run test unit integration asan valgrind browser bench check format install deps deps-test clean
 
 all: $(B)/hangdoid
+
+# The daemon and the unit test binaries.
+bins: all $(UNIT)
 
 $(B)/obj/%.o: src/%.c $(wildcard include/*.h) | $(B)/obj
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
@@ -76,7 +79,7 @@ unit: all $(UNIT)
 	tests/run unit
 
 asan:
-	$(MAKE) B=build/asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" LDFLAGS="-fsanitize=address,undefined" all
+	$(MAKE) B=build/asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" LDFLAGS="-fsanitize=address,undefined" bins
 
 bench: deps
 	@for p in $(DEB_BENCH); do dpkg -s $$p >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$p); done

@@ -649,7 +649,7 @@ each_of_many_tokens_is_found(void **state)
 	(void)state;
 	enum { N = 600 };
 	json_t *root = base_root(), *toks = json_object_get(root, "tokens");
-	char secret[32], name[16];
+	char secret[32], name[24];
 	for (int i = 0; i < N; i++) {
 		snprintf(secret, sizeof secret, "device-token-%05d", i);
 		snprintf(name, sizeof name, "device-%d", i);
