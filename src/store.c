@@ -1308,10 +1308,12 @@ expire_due(int64_t now, int offset, int *count)
 	int64_t ids[256];
 	int n = 0, rc;
 	date_format(local_day(now, offset), today);
+	/* A ticket called and never finished is one a counter still holds: see release_counters. */
 	sqlite3_stmt *st = db_static(
 	    &s, "SELECT id FROM ticket WHERE status = 'booked' AND checkin_until < :now UNION ALL "
 	        "SELECT id FROM ticket WHERE status IN ('waiting', 'parked') AND date < :today "
-	        "LIMIT 256");
+	        "UNION ALL SELECT t.id FROM counter_state c JOIN ticket t ON t.id = c.ticket WHERE "
+	        "t.status = 'called' AND t.date < :today LIMIT 256");
 	if (st == NULL)
 		return E_UNAVAILABLE;
 	db_bind_int(st, ":now", now);
@@ -1336,8 +1338,10 @@ expire_due(int64_t now, int offset, int *count)
 /*
  * A counter still holding a ticket called on an earlier day lets it go when the day is over:
  * otherwise it could call nobody the next morning, and the hall would show yesterday's number
- * (which today's numbering gives out again). The ticket stays `called`: nobody said how it
- * ended, and no_show would count against the citizen for the counter's omission.
+ * (which today's numbering gives out again). expire_due has expired the ticket by then, as a
+ * ticket still waiting at the end of its date: left `called`, it would stay one of the
+ * citizen's active bookings for ever, and no_show would count against the citizen for the
+ * counter's omission.
  */
 static enum err
 release_counters(const char *today)
@@ -1374,8 +1378,6 @@ store_expire_due(int64_t now, int offset_min)
 	if (db_op_begin())
 		return -1;
 	enum err f = forget_keys(now);
-	if (f == E_OK)
-		f = release_counters(today);
 	db_op_end(f == E_OK);
 	do {
 		n = 0;
@@ -1387,7 +1389,11 @@ store_expire_due(int64_t now, int offset_min)
 			return -1;
 		total += n;
 	} while (n == 256);
-	return total;
+	if (db_op_begin())
+		return -1;
+	f = release_counters(today);
+	db_op_end(f == E_OK);
+	return f == E_OK ? total : -1;
 }
 
 int64_t

@@ -160,23 +160,35 @@ def test_kiosk_answers_leave_the_dossier_out(daemon):
 
 
 def test_end_of_day_lets_a_counter_go_of_a_ticket_left_called(daemon):
-    """A ticket still called when its day ends stays called, but its counter calls again the
-    next morning, and the hall no longer shows yesterday's number."""
+    """A ticket still called when its day ends expires, as one still waiting does: its counter
+    calls again the next morning, the hall no longer shows yesterday's number, and a booking
+    so left no longer counts among its citizen's active ones."""
     d = daemon
     d.set_clock(T("16:00"))
     w = walked_in(d, service="khai-sinh")
     r = d.counter("cua-nam-3", "call-next")
     assert r.status == 200 and r.json["ticket"]["code"] == w, r
+    b = booked(d, 9, "16:30")
+    checked_in(d, b)
+    d.set_clock(T("16:30"))
+    r = d.counter("cua-nam-1", "call-next")
+    assert r.status == 200 and r.json["ticket"]["code"] == b, r
     d.set_clock(T("08:00", date=TUESDAY))
     r = d.get("/v1/counters/cua-nam-3", token=counter_token("cua-nam-3"))
     assert r.status == 200 and r.json["current"] is None, r
     board = d.get("/v1/points/cua-nam/display").json
-    assert all(c["current"] is None for c in board["counters"] if c["id"] == "cua-nam-3"), board
-    assert status(d, w) == "called"
+    assert all(c["current"] is None for c in board["counters"]
+               if c["id"] in ("cua-nam-1", "cua-nam-3")), board
+    assert status(d, w) == "expired" and status(d, b) == "expired"
     assert_error(d.counter("cua-nam-3", "complete"), 409, "invalid_state")
     today = walked_in(d, service="khai-sinh")
     r = d.counter("cua-nam-3", "call-next")
     assert r.status == 200 and r.json["ticket"]["code"] == today, r
+    # the citizen books up to the limit again: the expired booking is not active
+    for date, start, service in ((TUESDAY, "09:00", "cu-tru"), (TUESDAY, "09:30", "khai-sinh"),
+                                 ("2026-11-25", "10:00", "cu-tru")):
+        r = d.book(citizen(9), date=date, start=start, service=service)
+        assert r.status == 201, r
 
 
 def test_checkin_refusals(daemon):

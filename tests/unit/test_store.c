@@ -418,28 +418,38 @@ end_of_day_expires_what_waits(void **state)
 }
 
 /*
- * A ticket left called when the day ends does not hold its counter into the next day: the
- * counter calls again, and the ticket stays called (nobody said how it ended).
+ * A ticket left called when the day ends does not hold its counter into the next day: it
+ * expires, as one still waiting would, and the counter calls again. A booking so left no
+ * longer counts among its citizen's active ones.
  */
 static void
 end_of_day_frees_a_counter_left_calling(void **state)
 {
 	(void)state;
 	struct ticket w = walkin("cu-tru", NULL, "16:00");
+	struct ticket b = book(citizen(3), "khai-sinh", "16:30");
 	struct ticket t;
 	struct counter_view v;
+	checkin(b.code, "16:10");
 	assert_int_equal(store_call_next(counter("quay-a"), "quay-a", at("16:05"), &t), E_OK);
 	assert_string_equal(t.code, w.code);
-	/* Still the same day: the counter keeps it. */
+	assert_int_equal(store_call_next(counter("quay-b"), "quay-b", at("16:31"), &t), E_OK);
+	assert_string_equal(t.code, b.code);
+	/* Still the same day: the counters keep them. */
 	assert_int_equal(store_expire_due(at("23:59") + 59, ICT), 0);
 	assert_int_equal(store_counter("quay-a", &v), 0);
 	assert_true(v.ticket == w.id);
-	/* The next day: let go. */
-	assert_int_equal(store_expire_due(on(TODAY + 1, "00:00"), ICT), 0);
+	/* The next day: both expire, and their counters are let go. */
+	assert_int_equal(store_expire_due(on(TODAY + 1, "00:00"), ICT), 2);
 	assert_int_equal(store_counter("quay-a", &v), 0);
 	assert_true(v.ticket == 0);
+	assert_int_equal(store_counter("quay-b", &v), 0);
+	assert_true(v.ticket == 0);
 	assert_int_equal(store_ticket(w.code, &t), E_OK);
-	assert_int_equal(t.status, ST_CALLED);
+	assert_int_equal(t.status, ST_EXPIRED);
+	assert_true(t.finished_at == on(TODAY + 1, "00:00"));
+	assert_int_equal(store_ticket(b.code, &t), E_OK);
+	assert_int_equal(t.status, ST_EXPIRED);
 	assert_int_equal(store_finish(counter("quay-a"), ST_SERVED, "quay-a", on(TODAY + 1, "08:00"), &t),
 	                 E_INVALID_STATE);
 	struct ticket n;
@@ -448,6 +458,15 @@ end_of_day_frees_a_counter_left_calling(void **state)
 	                 E_OK);
 	assert_int_equal(store_call_next(counter("quay-a"), "quay-a", on(TODAY + 1, "08:01"), &t), E_OK);
 	assert_string_equal(t.code, n.code);
+	/* The citizen of the expired booking has three active bookings to make again. */
+	struct booking_in in = {.point = point(), .citizen_hash = citizen(3), .last4 = "1234"};
+	for (int i = 0; i < 3; i++) {
+		in.service = point_service(point(), i % 2 ? "khai-sinh" : "cu-tru");
+		in.day = TODAY + 1 + i / 2;
+		in.start = 9 * 60;
+		in.end = in.start + 30;
+		assert_int_equal(store_book(&in, "ihanoi", on(TODAY + 1, "08:02"), &t), E_OK);
+	}
 }
 
 /* Numbers count from 001 per point, service and date, bookings and walk-ins alike. */
