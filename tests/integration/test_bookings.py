@@ -323,6 +323,7 @@ def test_city_availability_lists_the_points_with_most_places_first(daemon):
 
 def test_ticket_qr_code_is_an_svg_image(daemon):
     d = daemon
+    images = []
     for r in (d.book("004000000030", date=TUESDAY), d.walkin()):
         assert r.status == 201, r
         qr = d.get("/v1/tickets/%s/qr.svg" % r.json["code"])
@@ -335,6 +336,10 @@ def test_ticket_qr_code_is_an_svg_image(daemon):
         root = ET.fromstring(qr.raw.strip())
         assert root.tag in ("svg", "{http://www.w3.org/2000/svg}svg"), root.tag
         assert len(root), "an empty image"
+        # the image is the code's: the same for the same ticket, another for another ticket
+        assert d.get("/v1/tickets/%s/qr.svg" % r.json["code"]).raw == qr.raw
+        images.append(qr.raw)
+    assert images[0] != images[1], "two tickets, one image"
     assert_error(d.get("/v1/tickets/ZZZZZZZZZZ/qr.svg"), 404, "not_found")
 
 
