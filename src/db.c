@@ -688,7 +688,13 @@ db_commit_async(void (*done)(void *arg, int ok), void *arg)
 void
 db_pipeline_stop(void)
 {
-	/* The loop has run out: no checkpoint is in flight. */
+	/*
+	 * The loop has run out: no checkpoint is in flight. Closing copies the WAL into the
+	 * database file and removes the WAL: with synchronous=OFF the file would not be synced
+	 * first, and a power cut soon after a clean stop could lose what was acknowledged.
+	 */
+	if (db)
+		exec("PRAGMA synchronous=FULL");
 	if (K.db && sqlite3_close(K.db) != SQLITE_OK)
 		log_error("sqlite close: %s", sqlite3_errmsg(K.db));
 	K.db = NULL;

@@ -10,6 +10,7 @@ import os
 import resource
 import signal
 import sqlite3
+import subprocess
 import threading
 
 from conftest import (ADMIN, APP, MONDAY, ROOT, assert_error, big_catalogue, booking_body,
@@ -286,6 +287,83 @@ def limit_file_size():
     (RLIMIT_FSIZE; SIGXFSZ ignored, so a write past it fails with EFBIG as on a full disk)."""
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_SIZE_LIMIT, FILE_SIZE_LIMIT))
+
+
+SYNC_LOG_C = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+/* Logs "sync PATH", "write PATH" and "unlink PATH" to HANGDOI_TEST_IO_LOG, then does it. */
+static void
+note(const char *what, const char *path)
+{
+	const char *log = getenv("HANGDOI_TEST_IO_LOG");
+	int fd = log ? open(log, O_WRONLY | O_APPEND | O_CREAT, 0644) : -1;
+	if (fd >= 0) {
+		dprintf(fd, "%s %s\n", what, path);
+		close(fd);
+	}
+}
+
+static void
+note_fd(const char *what, int fd)
+{
+	char link[64], path[4096];
+	snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(link, path, sizeof path - 1);
+	path[n > 0 ? n : 0] = 0;
+	note(what, path);
+}
+
+#define REAL(f) static __typeof__(&f) real; if (!real) real = (__typeof__(&f))dlsym(RTLD_NEXT, #f)
+
+int fdatasync(int fd) { REAL(fdatasync); note_fd("sync", fd); return real(fd); }
+int fsync(int fd) { REAL(fsync); note_fd("sync", fd); return real(fd); }
+ssize_t pwrite64(int fd, const void *b, size_t n, off_t o)
+{
+	REAL(pwrite64);
+	note_fd("write", fd);
+	return real(fd, b, n, o);
+}
+int unlink(const char *p) { REAL(unlink); note("unlink", p); return real(p); }
+"""
+
+
+def test_a_clean_stop_syncs_the_database_before_it_drops_the_wal(make_daemon, tmp_path,
+                                                                 monkeypatch):
+    # At a clean stop SQLite copies the WAL into the database file and removes the WAL: the
+    # file must be synced in between, or a power cut soon after the stop loses acknowledged
+    # bookings (they would be in neither file on the disk).
+    src, lib, log = tmp_path / "iolog.c", tmp_path / "iolog.so", tmp_path / "io.log"
+    src.write_text(SYNC_LOG_C)
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", str(lib), str(src), "-ldl"], check=True)
+    monkeypatch.setenv("LD_PRELOAD", str(lib))
+    monkeypatch.setenv("HANGDOI_TEST_IO_LOG", str(log))
+    asan = os.environ.get("ASAN_OPTIONS", "")
+    monkeypatch.setenv("ASAN_OPTIONS", (asan + ":" if asan else "") + "verify_asan_link_order=0")
+    d = make_daemon()
+    monkeypatch.delenv("LD_PRELOAD")
+    codes = [d.book("0150000000%02d" % i, date=TUESDAY, start=STARTS[i]).json["code"]
+             for i in range(5)]
+    db = os.path.realpath(d.config["database"])
+    d.proc.send_signal(signal.SIGTERM)
+    assert d.proc.wait(10) == 0, d.logs()[-2000:]
+    lines = [line.split(" ", 1) for line in log.read_text().splitlines()]
+    dropped = [i for i, (what, path) in enumerate(lines) if what == "unlink" and
+               os.path.realpath(path) == db + "-wal"]
+    assert dropped, "the WAL was not removed at the stop"
+    written = [i for i, (what, path) in enumerate(lines[:dropped[-1]])
+               if what == "write" and path == db]
+    assert written, "the stop copied nothing into the database file"
+    assert any(what == "sync" and path == db for what, path in lines[written[-1]:dropped[-1]]), \
+        "the database file was not synced between its last write and the WAL's removal"
+    again = restart(make_daemon, d)
+    assert all(again.get("/v1/tickets/" + c).status == 200 for c in codes)
 
 
 def test_a_write_that_cannot_reach_the_disk_is_503_and_changes_nothing(make_daemon):
