@@ -8,8 +8,9 @@
 #include "config.h"
 #include "httpd.h"
 
-/* A call or recall was written in the open transaction; published once it is committed. */
-void events_call_written(const char *point, int64_t seq);
+/* A call or recall was written in the open transaction; published once it is committed.
+ * -1 (out of memory): the operation must fail, as the displays would not know of it. */
+int events_call_written(const char *point, int64_t seq);
 /* The day's durable calls of POINT after SINCE, newest first, at most LIMIT (0 = all, oldest
  * first). A call still waiting for its commit is left out, as it is from the streams. */
 json_t *events_calls(const char *point, int day, int64_t since, int limit);

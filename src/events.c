@@ -299,23 +299,24 @@ on_commit(void *arg, int ok)
 	free(p);
 }
 
-void
+int
 events_call_written(const char *point, int64_t seq)
 {
 	struct pending *p = calloc(1, sizeof *p);
 	if (p == NULL)
-		return;
+		return -1;
 	snprintf(p->point, sizeof p->point, "%s", point);
 	p->seq = seq;
 	if (db_on_commit(on_commit, p)) {
 		free(p);
-		return;
+		return -1;
 	}
 	if (E.pending_last)
 		E.pending_last->next = p;
 	else
 		E.pending = p;
 	E.pending_last = p;
+	return 0;
 }
 
 /*

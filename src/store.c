@@ -998,9 +998,9 @@ announce(const struct counter *k, struct ticket *t, int recall, const char *acto
 	int64_t seq;
 	if (update_status(t, ST_CALLED) ||
 	    event_add(t, recall ? "recall" : "call", actor, k->id, t->service, now, cat->utc_offset,
-	              &seq))
+	              &seq) ||
+	    events_call_written(t->point, seq)) /* unknown to the displays: refused whole */
 		return E_UNAVAILABLE;
-	events_call_written(t->point, seq);
 	return E_OK;
 }
 
