@@ -27,6 +27,10 @@
 #define CALL_COLUMNS                                                                               \
 	"SELECT e.seq, t.number, e.detail, e.counter, e.at, e.action = 'recall' "                  \
 	"FROM event e JOIN ticket t ON t.id = e.ticket "
+/* A point's durable calls of a day after :since (see bind_day_calls), in an order to add. */
+#define DAY_CALLS                                                                                  \
+	CALL_COLUMNS "WHERE e.point = :p AND e.date = :d AND e.seq > :since AND e.seq < :before AND " \
+	             "e.action IN ('call', 'recall') "
 
 /*
  * A call written but not yet durable. Each is published by its own commit hook, so a call
@@ -73,11 +77,10 @@ durable_before(void)
 }
 
 static json_t *
-call_row(sqlite3_stmt *st, const struct point *p)
+call_row(sqlite3_stmt *st)
 {
 	const char *kid = db_col_text(st, 3);
 	const struct counter *k = catalogue_counter(cat, kid);
-	(void)p;
 	return json_pack("{s:I,s:s,s:s,s:s,s:s,s:o,s:b}", "seq", (json_int_t)sqlite3_column_int64(st, 0),
 	                 "number", db_col_text(st, 1), "service", db_col_text(st, 2), "counter", kid,
 	                 "counter_name", k ? k->name : kid, "called_at",
@@ -85,31 +88,39 @@ call_row(sqlite3_stmt *st, const struct point *p)
 	                 sqlite3_column_int(st, 5));
 }
 
-json_t *
-events_calls(const char *point, int day, int64_t since, int limit)
+/* Binds DAY_CALLS: POINT's calls of DAY after SINCE, at most LIMIT (-1: all). */
+static void
+bind_day_calls(sqlite3_stmt *st, const char *point, int day, int64_t since, int limit)
 {
-	static sqlite3_stmt *s_new, *s_old;
 	char date[11];
-	sqlite3_stmt *st =
-	    limit ? db_static(&s_new, CALL_COLUMNS
-	                      "WHERE e.point = :p AND e.date = :d AND e.seq > :since AND "
-	                      "e.seq < :before AND e.action IN ('call', 'recall') "
-	                      "ORDER BY e.seq DESC LIMIT :n")
-	          : db_static(&s_old, CALL_COLUMNS
-	                      "WHERE e.point = :p AND e.date = :d AND e.seq > :since AND "
-	                      "e.seq < :before AND e.action IN ('call', 'recall') ORDER BY e.seq");
-	json_t *a = json_array();
-	if (st == NULL)
-		return a;
 	date_format(day, date);
 	db_bind_text(st, ":p", point);
 	db_bind_text(st, ":d", date);
 	db_bind_int(st, ":since", since);
 	db_bind_int(st, ":before", durable_before());
-	if (limit)
-		db_bind_int(st, ":n", limit);
+	db_bind_int(st, ":n", limit);
+}
+
+/* DAY_CALLS oldest first; the replay of a stream reads them too, a batch at a time. */
+static sqlite3_stmt *
+day_calls_in_order(void)
+{
+	static sqlite3_stmt *s;
+	return db_static(&s, DAY_CALLS "ORDER BY e.seq LIMIT :n");
+}
+
+json_t *
+events_calls(const char *point, int day, int64_t since, int limit)
+{
+	static sqlite3_stmt *s_new;
+	sqlite3_stmt *st = limit ? db_static(&s_new, DAY_CALLS "ORDER BY e.seq DESC LIMIT :n")
+	                         : day_calls_in_order();
+	json_t *a = json_array();
+	if (st == NULL)
+		return a;
+	bind_day_calls(st, point, day, since, limit ? limit : -1);
 	while (db_step(st) == 1)
-		json_array_append_new(a, call_row(st, NULL));
+		json_array_append_new(a, call_row(st));
 	sqlite3_reset(st);
 	return a;
 }
@@ -259,7 +270,7 @@ publish(const char *point, int64_t seq)
 	db_bind_int(st, ":seq", seq);
 	db_bind_text(st, ":p", point);
 	if (db_step(st) == 1)
-		call = call_row(st, NULL);
+		call = call_row(st);
 	sqlite3_reset(st);
 	if (call == NULL) /* rolled back with the request that wrote it */
 		return;
@@ -327,25 +338,16 @@ events_call_written(const char *point, int64_t seq)
 static void
 replay_more(struct sub *s)
 {
-	static sqlite3_stmt *s_replay;
-	sqlite3_stmt *st = db_static(&s_replay, CALL_COLUMNS
-	                             "WHERE e.point = :p AND e.date = :d AND e.seq > :after AND "
-	                             "e.seq < :before AND e.action IN ('call', 'recall') "
-	                             "ORDER BY e.seq LIMIT :n");
-	char date[11];
+	sqlite3_stmt *st = day_calls_in_order();
 	int rows = 0;
 	if (st == NULL) {
 		s->replay_after = -1;
 		return;
 	}
-	date_format(local_day(clock_now(), cat->utc_offset), date);
-	db_bind_text(st, ":p", s->point);
-	db_bind_text(st, ":d", date);
-	db_bind_int(st, ":after", s->replay_after);
-	db_bind_int(st, ":before", durable_before());
-	db_bind_int(st, ":n", REPLAY_BATCH);
+	bind_day_calls(st, s->point, local_day(clock_now(), cat->utc_offset), s->replay_after,
+	               REPLAY_BATCH);
 	while (db_step(st) == 1) {
-		json_t *call = call_row(st, NULL);
+		json_t *call = call_row(st);
 		int64_t seq = sqlite3_column_int64(st, 0);
 		size_t n = 0;
 		char *msg = call ? call_message(call, &n) : NULL;

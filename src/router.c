@@ -90,9 +90,9 @@ router_match(struct req *r)
 			}
 			/* HEAD is served wherever GET is. */
 			const char *m = rt->method == M_GET ? "GET, HEAD" : method_name(rt->method);
-			size_t used = strlen(allow);
+			size_t len = strlen(allow);
 			if (strstr(allow, m) == NULL)
-				snprintf(allow + used, sizeof allow - used, "%s%s", used ? ", " : "", m);
+				snprintf(allow + len, sizeof allow - len, "%s%s", len ? ", " : "", m);
 		}
 	if (allow[0]) {
 		snprintf(r->allow, sizeof r->allow, "%s", allow);
