@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  APP, counterToken, kioskToken, markPage, openPage, pageWasNotReloaded, screenshot, withDaemonAndBrowser,
+  ADMIN, APP, counterToken, kioskToken, markPage, openPage, pageWasNotReloaded, screenshot, withDaemonAndBrowser,
 } from './harness.mjs';
 
 let daemon;
@@ -219,16 +219,29 @@ test('the waiting list: the counter\'s services only, in call order, updated aft
 });
 
 test('a counter of two services counts each of them above its list', async () => {
+  // The next morning (the day's walk-in limits start again, and what earlier tests left
+  // waiting has expired), one cu-tru walk-in and two of khai-sinh, on top of any still waiting.
+  assert.equal((await daemon.setClock('2026-11-24T08:00:00+07:00')).status, 200);
+  const waiting = async (service) => {
+    const r = await daemon.get(`/v1/points/cua-nam/queue?service=${service}`, { token: ADMIN });
+    assert.equal(r.status, 200);
+    return r.body.tickets.length;
+  };
+  const before = { 'cu-tru': await waiting('cu-tru'), 'khai-sinh': await waiting('khai-sinh') };
+  for (const service of ['cu-tru', 'khai-sinh', 'khai-sinh']) {
+    assert.equal((await daemon.walkin(service)).status, 201);
+  }
   const { context, page } = await openConsole('cua-nam-1');
   await signIn(page, counterToken('cua-nam-1'));
   await page.locator('#console').waitFor({ state: 'visible', timeout: 5000 });
   const counts = page.locator('#waiting-counts');
   await counts.waitFor({ state: 'visible', timeout: 5000 });
-  // The khai-sinh walk-in of the test before still waits; cu-tru has none left.
   const pairs = await counts.locator('li').evaluateAll((ls) =>
     ls.map((l) => [l.getAttribute('data-service'), l.querySelector('.count').textContent]));
-  assert.deepEqual(pairs, [['cu-tru', '0'], ['khai-sinh', '1']]);
-  assert.equal(await page.locator('#waiting li .num').count(), 1);
+  assert.deepEqual(pairs, [['cu-tru', String(before['cu-tru'] + 1)],
+    ['khai-sinh', String(before['khai-sinh'] + 2)]]);
+  assert.equal(await page.locator('#waiting li .num').count(),
+    before['cu-tru'] + before['khai-sinh'] + 3);
   await screenshot(page, 'counter-waiting-two-services');
   await context.close();
 });
