@@ -352,6 +352,23 @@ def metric(d, name, **labels):
     return samples[key]
 
 
+def preload_daemon(make_daemon, tmp_path, monkeypatch, shim_c, env):
+    """A daemon started with the C source SHIM_C built and LD_PRELOADed, and ENV (a dict) set
+    for it: a shim wraps a system call to hold it, slow it or log it."""
+    src, lib = tmp_path / "shim.c", tmp_path / "shim.so"
+    src.write_text(shim_c)
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", str(lib), str(src), "-ldl"], check=True)
+    monkeypatch.setenv("LD_PRELOAD", str(lib))
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    # an AddressSanitizer build wants its runtime first in the list; the shim only wraps a call
+    asan = os.environ.get("ASAN_OPTIONS", "")
+    monkeypatch.setenv("ASAN_OPTIONS", (asan + ":" if asan else "") + "verify_asan_link_order=0")
+    d = make_daemon()
+    monkeypatch.delenv("LD_PRELOAD")
+    return d
+
+
 def restart(make_daemon, d):
     """A new daemon on the same database file (and the same catalogue)."""
     again = make_daemon(config=d.config)

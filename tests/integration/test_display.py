@@ -3,7 +3,6 @@ its long-poll (since, wait), and the event stream GET /v1/points/{point}/events 
 Last-Event-ID, pings, a display that stops reading, publication after the commit, shutdown)."""
 import http.client
 import json
-import os
 import re
 import signal
 import socket
@@ -14,7 +13,7 @@ import time
 import pytest
 
 from conftest import (MONDAY, assert_error, call_next, catalogue, counter_token, held, metric,
-                      read_response, restart, wait_for)
+                      preload_daemon, read_response, restart, wait_for)
 
 INSTANT = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d$")
 CALL_FIELDS = {"seq", "number", "service", "counter", "counter_name", "called_at", "recall"}
@@ -706,16 +705,9 @@ fdatasync(int fd)
 
 def held_disk_daemon(make_daemon, tmp_path, monkeypatch):
     """A daemon whose syncs wait while the returned file exists (an LD_PRELOAD shim)."""
-    src, lib, gate = tmp_path / "heldsync.c", tmp_path / "heldsync.so", tmp_path / "gate"
-    src.write_text(HELD_SYNC_C)
-    subprocess.run(["cc", "-shared", "-fPIC", "-o", str(lib), str(src), "-ldl"], check=True)
-    monkeypatch.setenv("LD_PRELOAD", str(lib))
-    monkeypatch.setenv("HANGDOI_TEST_HELD_SYNC", str(gate))
-    # an AddressSanitizer build wants its runtime first in the list; the shim only wraps a call
-    asan = os.environ.get("ASAN_OPTIONS", "")
-    monkeypatch.setenv("ASAN_OPTIONS", (asan + ":" if asan else "") + "verify_asan_link_order=0")
-    d = make_daemon()
-    monkeypatch.delenv("LD_PRELOAD")
+    gate = tmp_path / "gate"
+    d = preload_daemon(make_daemon, tmp_path, monkeypatch, HELD_SYNC_C,
+                       {"HANGDOI_TEST_HELD_SYNC": str(gate)})
     return d, gate
 
 

@@ -10,11 +10,10 @@ import os
 import resource
 import signal
 import sqlite3
-import subprocess
 import threading
 
 from conftest import (ADMIN, APP, MONDAY, ROOT, assert_error, big_catalogue, booking_body,
-                      restart, wait_for)
+                      preload_daemon, restart, wait_for)
 
 TUESDAY, WEDNESDAY, FRIDAY = "2026-11-24", "2026-11-25", "2026-11-27"
 STARTS = ["07:30", "08:00", "08:30", "09:00", "09:30", "10:00", "10:30", "11:00", "11:30",
@@ -339,15 +338,9 @@ def test_a_clean_stop_syncs_the_database_before_it_drops_the_wal(make_daemon, tm
     # At a clean stop SQLite copies the WAL into the database file and removes the WAL: the
     # file must be synced in between, or a power cut soon after the stop loses acknowledged
     # bookings (they would be in neither file on the disk).
-    src, lib, log = tmp_path / "iolog.c", tmp_path / "iolog.so", tmp_path / "io.log"
-    src.write_text(SYNC_LOG_C)
-    subprocess.run(["cc", "-shared", "-fPIC", "-o", str(lib), str(src), "-ldl"], check=True)
-    monkeypatch.setenv("LD_PRELOAD", str(lib))
-    monkeypatch.setenv("HANGDOI_TEST_IO_LOG", str(log))
-    asan = os.environ.get("ASAN_OPTIONS", "")
-    monkeypatch.setenv("ASAN_OPTIONS", (asan + ":" if asan else "") + "verify_asan_link_order=0")
-    d = make_daemon()
-    monkeypatch.delenv("LD_PRELOAD")
+    log = tmp_path / "io.log"
+    d = preload_daemon(make_daemon, tmp_path, monkeypatch, SYNC_LOG_C,
+                       {"HANGDOI_TEST_IO_LOG": str(log)})
     codes = [d.book("0150000000%02d" % i, date=TUESDAY, start=STARTS[i]).json["code"]
              for i in range(5)]
     db = os.path.realpath(d.config["database"])

@@ -8,7 +8,7 @@ import socket
 import threading
 import time
 
-from conftest import ADMIN, APP, MONDAY, catalogue, counter_token, kiosk_token
+from conftest import ADMIN, APP, MONDAY, catalogue
 
 
 def test_a_day_of_requests_then_a_clean_stop(make_daemon):
