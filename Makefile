@@ -1,6 +1,6 @@
 # hangdoi: `make run` starts the daemon with the demo catalogue; `make test` runs every test.
 CC ?= cc
-PKGS = libmicrohttpd libuv jansson sqlite3 libcrypto libsystemd libutf8proc libqrencode
+PKGS = libmicrohttpd libuv jansson sqlite3 libcrypto libsystemd libutf8proc libqrencode libcurl
 CFLAGS ?= -O2 -g
 ALL_CFLAGS = $(CFLAGS) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -13,7 +13,7 @@ OBJ = $(LIBSRC:src/%.c=$(B)/obj/%.o) $(B)/obj/embedded.o
 UNIT = $(patsubst tests/unit/%.c,$(B)/%,$(wildcard tests/unit/test_*.c))
 
 # Debian packages the build, the tests and the benchmark need.
-DEB_BUILD = build-essential pkg-config libmicrohttpd-dev libuv1-dev libjansson-dev libsqlite3-dev libssl-dev libsystemd-dev libutf8proc-dev libqrencode-dev
+DEB_BUILD = build-essential pkg-config libmicrohttpd-dev libuv1-dev libjansson-dev libsqlite3-dev libssl-dev libsystemd-dev libutf8proc-dev libqrencode-dev libcurl4-openssl-dev
 DEB_TEST = libcmocka-dev python3 python3-pytest curl valgrind sqlite3 chromium systemd
 DEB_BENCH = wrk
 

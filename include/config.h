@@ -55,6 +55,15 @@ struct limits {
 	int checkpoint_frames; /* WAL frames between checkpoints */
 };
 
+/* Webhook events, as bits of struct webhook's events. */
+enum hook_event { HOOK_CALLED = 1, HOOK_NEAR = 2, HOOK_EXPIRED = 4 };
+const char *hook_event_name(enum hook_event e);
+
+struct webhook {
+	const char *url, *secret;
+	unsigned events; /* enum hook_event bits */
+};
+
 struct catalogue {
 	json_t *root; /* owns every string above */
 	const char *listen, *database;
@@ -69,6 +78,9 @@ struct catalogue {
 	int ntokens;
 	struct point *points;
 	int npoints;
+	struct webhook *webhooks;
+	int nwebhooks;
+	unsigned hook_events; /* every hook's events together */
 };
 
 /* Problems found while loading: one "json.path: message" string each. */

@@ -100,4 +100,23 @@ int64_t store_next_deadline(int64_t now, int offset_min);
 /* Feedback, once per served ticket. */
 enum err store_feedback(const char *code, int rating, const char *comment, int64_t now);
 
+/* Webhook deliveries (see webhook.c): pending until done_at is set. */
+struct delivery {
+	int64_t id, created_at;
+	const char *url, *event, *body, *signature; /* valid during the callback only */
+	int attempts;
+};
+typedef int (*delivery_fn)(const struct delivery *d, void *arg);
+int store_delivery_add(const char *url, const char *event, int64_t ticket, const char *body,
+                       const char *signature, int64_t now);
+/* Calls FN for at most MAX pending deliveries due at NOW, oldest first; FN returns non-zero to stop. */
+int store_deliveries_due(int64_t now, int max, delivery_fn fn, void *arg);
+/* The earliest next_at of a pending delivery, 0 when none. */
+int64_t store_delivery_next(void);
+/* Records an attempt (STATUS -1: none yet), and OUTCOME with DONE_AT when it is the last. */
+int store_delivery_set(int64_t id, int attempts, int64_t next_at, int status, const char *outcome,
+                       int64_t done_at);
+/* After a restart: every pending delivery is due at once. */
+int store_deliveries_due_now(int64_t now);
+
 #endif

@@ -383,6 +383,70 @@ parse_tokens(struct catalogue *c, json_t *toks, struct problems *pr)
 	qsort(c->tokens, c->ntokens, sizeof *c->tokens, token_order);
 }
 
+static const char *const hook_names[] = {"ticket.called", "ticket.near", "booking.expired"};
+
+const char *
+hook_event_name(enum hook_event e)
+{
+	return hook_names[e == HOOK_CALLED ? 0 : e == HOOK_NEAR ? 1 : 2];
+}
+
+static void
+parse_webhooks(struct catalogue *c, json_t *hooks, struct problems *pr)
+{
+	if (hooks == NULL)
+		return;
+	if (!json_is_array(hooks)) {
+		problem(pr, "webhooks: must be an array");
+		return;
+	}
+	c->webhooks = calloc(json_array_size(hooks) + 1, sizeof *c->webhooks);
+	if (c->webhooks == NULL) {
+		problem(pr, "out of memory");
+		return;
+	}
+	size_t i, j;
+	json_t *o, *ev;
+	json_array_foreach(hooks, i, o) {
+		if (!json_is_object(o)) {
+			problem(pr, "webhooks[%zu]: must be an object", i);
+			continue;
+		}
+		struct webhook *h = &c->webhooks[c->nwebhooks];
+		const char *url = json_string_value(json_object_get(o, "url"));
+		if (url == NULL || json_string_length(json_object_get(o, "url")) > 2048 ||
+		    (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) ||
+		    url[url[4] == 's' ? 8 : 7] == '\0')
+			problem(pr, "webhooks[%zu].url: must be an http:// or https:// URL", i);
+		h->url = url;
+		json_t *sec = json_object_get(o, "secret");
+		if (!json_is_string(sec) || json_string_length(sec) == 0)
+			problem(pr, "webhooks[%zu].secret: must be a non-empty string", i);
+		h->secret = json_string_value(sec);
+		json_t *evs = json_object_get(o, "events");
+		if (!json_is_array(evs) || json_array_size(evs) == 0) {
+			problem(pr, "webhooks[%zu].events: must be a non-empty array of \"ticket.called\", "
+			            "\"ticket.near\", \"booking.expired\"", i);
+			continue;
+		}
+		json_array_foreach(evs, j, ev) {
+			const char *name = json_string_value(ev);
+			unsigned bit = 0;
+			for (unsigned k = 0; name && k < 3; k++)
+				if (strcmp(name, hook_names[k]) == 0)
+					bit = 1u << k;
+			if (bit == 0)
+				problem(pr, "webhooks[%zu].events[%zu]: unknown event %s%s%s", i, j,
+				        name ? "\"" : "", name ? name : "(not a string)", name ? "\"" : "");
+			else if (h->events & bit)
+				problem(pr, "webhooks[%zu].events[%zu]: \"%s\" twice", i, j, name);
+			h->events |= bit;
+		}
+		c->hook_events |= h->events;
+		c->nwebhooks++;
+	}
+}
+
 static void
 parse_root(struct catalogue *c, json_t *r, struct problems *pr)
 {
@@ -392,10 +456,7 @@ parse_root(struct catalogue *c, json_t *r, struct problems *pr)
 		problem(pr, "listen: must be HOST:PORT");
 	if (c->database && strncmp(c->database, "postgresql://", 13) == 0)
 		problem(pr, "database: this build of hangdoi stores in SQLite only; give a file path");
-	/* Refused like PostgreSQL, not ignored: an operator who configures them expects them sent. */
-	json_t *hooks = json_object_get(r, "webhooks");
-	if (hooks && !(json_is_array(hooks) && json_array_size(hooks) == 0))
-		problem(pr, "webhooks: this build of hangdoi sends no webhooks; remove them");
+	parse_webhooks(c, json_object_get(r, "webhooks"), pr);
 	const char *off = json_string_value(json_object_get(r, "utc_offset"));
 	if (json_object_get(r, "utc_offset") == NULL)
 		c->utc_offset = 7 * 60;
@@ -520,6 +581,7 @@ catalogue_free(struct catalogue *c)
 	}
 	free(c->points);
 	free(c->tokens);
+	free(c->webhooks);
 	json_decref(c->root);
 	free(c);
 }

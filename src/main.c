@@ -25,6 +25,7 @@
 #include "ratelimit.h"
 #include "reload.h"
 #include "version.h"
+#include "webhook.h"
 
 static uv_loop_t loop;
 static uv_signal_t sig_term, sig_int, sig_hup;
@@ -63,6 +64,7 @@ print_problems(const struct problems *pr)
 static void
 on_stopped(void)
 {
+	webhook_close(); /* attempts in flight stay pending */
 	if (db_in_txn() && db_commit())
 		log_error("the last commit failed");
 	events_close();
@@ -270,6 +272,11 @@ main(int argc, char **argv)
 	uv_loop_init(&loop);
 	if (db_pipeline_start(&loop, cat->limits.checkpoint_frames)) {
 		fprintf(stderr, "hangdoid: cannot set up the commit pipeline for %s\n", cat->database);
+		close(fd);
+		goto out_loop;
+	}
+	if (webhook_init(&loop)) {
+		fprintf(stderr, "hangdoid: cannot start the webhook sender\n");
 		close(fd);
 		goto out_loop;
 	}

@@ -12,6 +12,7 @@
 #include "queue.h"
 #include "slots.h"
 #include "store.h"
+#include "webhook.h"
 
 static const char *const status_names[ST__MAX] = {
     "booked", "waiting", "called", "served", "no_show", "parked", "cancelled", "expired",
@@ -161,6 +162,66 @@ chain_read(const char *point, struct chain_end *e)
 	return rc < 0 ? -1 : 0;
 }
 
+/* ---- webhook deliveries, written with the change they tell of ---- */
+
+/*
+ * The tickets first in T's queue that were never told they are near: at most 3, in call
+ * order (ticket_queue's order). A ticket is told once, whichever hook hears it.
+ */
+static int
+near_tickets(const struct ticket *t, int64_t ids[3])
+{
+	static sqlite3_stmt *s;
+	char date[11];
+	int n = 0, rc;
+	sqlite3_stmt *st = db_static(
+	    &s, "SELECT id FROM (SELECT id FROM ticket WHERE point = :p AND date = :d AND "
+	        "service = :s AND status = 'waiting' ORDER BY priority IS NULL, entitled_at, seq, "
+	        "number LIMIT 3) q WHERE NOT EXISTS (SELECT 1 FROM delivery WHERE ticket = q.id "
+	        "AND event = 'ticket.near')");
+	if (st == NULL)
+		return -1;
+	date_format(t->day, date);
+	db_bind_text_kept(st, ":p", t->point);
+	db_bind_text_kept(st, ":d", date);
+	db_bind_text_kept(st, ":s", t->service);
+	while (n < 3 && (rc = db_step(st)) == 1)
+		ids[n++] = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return rc < 0 ? -1 : n;
+}
+
+/*
+ * The deliveries ACTION on T causes: ticket.called for a call or recall, booking.expired for
+ * a booking that expires, and ticket.near for whoever a check-in, an issue, a call or a
+ * transfer brings to position 3 or nearer in T's queue.
+ */
+static int
+hooks_after(const struct ticket *t, const char *action, int64_t now)
+{
+	unsigned want = cat->hook_events;
+	int64_t ids[3];
+	int n;
+	struct ticket near;
+	if (want == 0)
+		return 0;
+	if ((want & HOOK_CALLED) && (strcmp(action, "call") == 0 || strcmp(action, "recall") == 0) &&
+	    webhook_enqueue(HOOK_CALLED, t, now))
+		return -1;
+	if ((want & HOOK_EXPIRED) && strcmp(action, "expire") == 0 &&
+	    strcmp(t->kind, "booking") == 0 && webhook_enqueue(HOOK_EXPIRED, t, now))
+		return -1;
+	if (!(want & HOOK_NEAR) || !(strcmp(action, "checkin") == 0 || strcmp(action, "issue") == 0 ||
+	                             strcmp(action, "call") == 0 || strcmp(action, "transfer") == 0))
+		return 0;
+	if ((n = near_tickets(t, ids)) < 0)
+		return -1;
+	for (int i = 0; i < n; i++)
+		if (store_ticket_by_id(ids[i], &near) || webhook_enqueue(HOOK_NEAR, &near, now))
+			return -1;
+	return 0;
+}
+
 /*
  * Appends a state change to the event log. Each event's hash is SHA-256 over the previous
  * hash of the same point and this event's fields, so a changed or removed row is detected.
@@ -223,7 +284,7 @@ event_add(const struct ticket *t, const char *action, const char *actor, const c
 	}
 	if (seq_out)
 		*seq_out = seq;
-	return 0;
+	return hooks_after(t, action, now);
 }
 
 /* Binds the key of a numbering row: :p, :s and :d. */
@@ -1360,11 +1421,18 @@ release_counters(const char *today)
 static enum err
 forget_keys(int64_t now)
 {
-	static sqlite3_stmt *s;
+	static sqlite3_stmt *s, *s_hooks;
 	sqlite3_stmt *st = db_static(&s, "DELETE FROM idempotency WHERE created_at <= :before");
 	if (st == NULL)
 		return E_UNAVAILABLE;
 	db_bind_int(st, ":before", now - 86400);
+	if (db_exec_static(st))
+		return E_UNAVAILABLE;
+	/* Finished webhook deliveries are kept a week, for an operator asking what was sent. */
+	st = db_static(&s_hooks, "DELETE FROM delivery WHERE done_at <= :before");
+	if (st == NULL)
+		return E_UNAVAILABLE;
+	db_bind_int(st, ":before", now - 7 * 86400);
 	return db_exec_static(st) ? E_UNAVAILABLE : E_OK;
 }
 
@@ -1442,4 +1510,121 @@ enum err
 store_feedback(const char *code, int rating, const char *comment, int64_t now)
 {
 	IN_OP(feedback(code, rating, comment, now));
+}
+
+/* ---- webhook deliveries ---- */
+
+int
+store_delivery_add(const char *url, const char *event, int64_t ticket, const char *body,
+                   const char *signature, int64_t now)
+{
+	static sqlite3_stmt *s;
+	sqlite3_stmt *st = db_static(
+	    &s, "INSERT INTO delivery (url, event, ticket, body, signature, created_at, next_at) "
+	        "VALUES (:url, :ev, :t, :body, :sig, :now, :now)");
+	if (st == NULL)
+		return -1;
+	db_bind_text_kept(st, ":url", url);
+	db_bind_text_kept(st, ":ev", event);
+	db_bind_int(st, ":t", ticket);
+	db_bind_text_kept(st, ":body", body);
+	db_bind_text_kept(st, ":sig", signature);
+	db_bind_int(st, ":now", now);
+	return db_exec_static(st);
+}
+
+int
+store_deliveries_due(int64_t now, int max, delivery_fn fn, void *arg)
+{
+	static sqlite3_stmt *s;
+	struct delivery d;
+	int rc;
+	sqlite3_stmt *st = db_static(
+	    &s, "SELECT id, url, event, body, signature, created_at, attempts FROM delivery WHERE "
+	        "done_at IS NULL AND next_at <= :now ORDER BY next_at, id LIMIT :max");
+	if (st == NULL)
+		return -1;
+	db_bind_int(st, ":now", now);
+	db_bind_int(st, ":max", max);
+	while ((rc = db_step(st)) == 1) {
+		d.id = sqlite3_column_int64(st, 0);
+		d.url = db_col_text(st, 1);
+		d.event = db_col_text(st, 2);
+		d.body = db_col_text(st, 3);
+		d.signature = db_col_text(st, 4);
+		d.created_at = sqlite3_column_int64(st, 5);
+		d.attempts = sqlite3_column_int(st, 6);
+		if (fn(&d, arg))
+			break;
+	}
+	sqlite3_reset(st);
+	return rc < 0 ? -1 : 0;
+}
+
+int64_t
+store_delivery_next(void)
+{
+	static sqlite3_stmt *s;
+	int64_t next = 0;
+	sqlite3_stmt *st =
+	    db_static(&s, "SELECT min(next_at) FROM delivery WHERE done_at IS NULL");
+	if (st && db_step(st) == 1 && sqlite3_column_type(st, 0) != SQLITE_NULL)
+		next = sqlite3_column_int64(st, 0);
+	if (st)
+		sqlite3_reset(st);
+	return next;
+}
+
+static enum err
+delivery_set(int64_t id, int attempts, int64_t next_at, int status, const char *outcome,
+             int64_t done_at)
+{
+	static sqlite3_stmt *s;
+	sqlite3_stmt *st = db_static(
+	    &s, "UPDATE delivery SET attempts = :a, next_at = :next, last_status = :st, "
+	        "outcome = :out, done_at = :done WHERE id = :id");
+	if (st == NULL)
+		return E_UNAVAILABLE;
+	db_bind_int(st, ":a", attempts);
+	db_bind_int(st, ":next", next_at);
+	if (status >= 0)
+		db_bind_int(st, ":st", status);
+	db_bind_text_kept(st, ":out", outcome);
+	if (done_at)
+		db_bind_int(st, ":done", done_at);
+	db_bind_int(st, ":id", id);
+	return db_exec_static(st) ? E_UNAVAILABLE : E_OK;
+}
+
+int
+store_delivery_set(int64_t id, int attempts, int64_t next_at, int status, const char *outcome,
+                   int64_t done_at)
+{
+	if (db_op_begin())
+		return -1;
+	enum err e = delivery_set(id, attempts, next_at, status, outcome, done_at);
+	db_op_end(e == E_OK);
+	return e == E_OK ? 0 : -1;
+}
+
+static enum err
+deliveries_due_now(int64_t now)
+{
+	static sqlite3_stmt *s;
+	sqlite3_stmt *st = db_static(
+	    &s, "UPDATE delivery SET next_at = :now WHERE done_at IS NULL AND next_at > :now");
+	if (st == NULL)
+		return E_UNAVAILABLE;
+	db_bind_int(st, ":now", now);
+	return db_exec_static(st) ? E_UNAVAILABLE : E_OK;
+}
+
+int
+store_deliveries_due_now(int64_t now)
+{
+	if (db_op_begin())
+		return -1;
+	enum err e = deliveries_due_now(now);
+	db_op_end(e == E_OK);
+	return e == E_OK ? 0 : -1;
 }

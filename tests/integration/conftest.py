@@ -4,6 +4,7 @@ HANGDOID names the binary (default build/hangdoid); HANGDOID_WRAP prefixes the c
 valgrind). Every test's daemon must stop cleanly on SIGTERM with exit status 0.
 """
 import copy
+import datetime
 import http.client
 import json
 import os
@@ -106,6 +107,17 @@ def booking_body(citizen, date=MONDAY, start="09:00", point="cua-nam", service="
             "citizen_id": citizen}
     body.update(extra)
     return body
+
+
+def T(hms, date=MONDAY):
+    """The instant DATE HH:MM[:SS] in +07:00, as the API writes it."""
+    if len(hms) == 5:
+        hms += ":00"
+    return "%sT%s+07:00" % (date, hms)
+
+
+def instant(s):
+    return datetime.datetime.fromisoformat(s)
 
 
 def free_port():

@@ -12,7 +12,7 @@ import datetime
 import math
 import random
 
-from conftest import ADMIN, APP, MONDAY, catalogue
+from conftest import ADMIN, APP, MONDAY, catalogue, instant
 
 TUESDAY = "2026-11-24"
 STEP = datetime.timedelta(minutes=5)
@@ -29,9 +29,6 @@ def at(hhmm, date=MONDAY):
     return datetime.datetime(d.year, d.month, d.day, h, m,
                              tzinfo=datetime.timezone(datetime.timedelta(hours=7)))
 
-
-def instant(s):
-    return datetime.datetime.fromisoformat(s)
 
 
 def hhmm(t):

@@ -162,10 +162,10 @@ def test_a_bad_configuration_exits_1_with_one_line(tmp_path):
         (bad(lambda c: c["points"][1].update(id="Kim Lien"), "id.json"), ["points[1].id"]),
         (bad(lambda c: c.update(limits={"connection_timeout_seconds": 0}), "limits.json"),
          ["limits.connection_timeout_seconds"]),
-        # what this build does not do is refused, not ignored
         (bad(lambda c: c.update(webhooks=[{"url": "http://127.0.0.1:9/hook", "secret": "s",
-                                           "events": ["ticket.called"]}]), "webhooks.json"),
-         ["webhooks"]),
+                                           "events": ["ticket.sent"]}]), "webhooks.json"),
+         ["webhooks[0].events[0]"]),
+        # what this build does not do is refused, not ignored
         (bad(lambda c: c.update(database="postgresql://hangdoi@127.0.0.1/hangdoi"), "pg.json"),
          ["database", "SQLite"]),
     ]

@@ -24,7 +24,7 @@ import pytest
 
 from conftest import (ADMIN, APP, BIN, MONDAY, ROOT, SECRET, START, START_TIMEOUT, WRAP, Daemon,
                       assert_error, big_catalogue, cli, counter_token, free_port, kiosk_token,
-                      metric, metrics, wait_for)
+                      metric, metrics, wait_for, T)
 
 TUESDAY = "2026-11-24"
 FIELDS = ["booked", "cancelled", "walkins", "checked_in", "served", "no_show", "expired",
@@ -33,9 +33,6 @@ FIELDS = ["booked", "cancelled", "walkins", "checked_in", "served", "no_show", "
 # How much of a wall-clock second may be gone before a timed step waits for the next one.
 SLACK = 0.05 if WRAP else 0.5
 
-
-def T(hms, date=MONDAY):
-    return "%sT%s+07:00" % (date, hms)
 
 
 def at(d, hms, date=MONDAY):

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from conftest import (ADMIN, APP, MONDAY, assert_error, call_next, catalogue, counter_token,
-                      kiosk_token)
+                      kiosk_token, T, instant)
 
 TUESDAY = "2026-11-24"
 THURSDAY = "2026-11-26"   # cua-nam is closed that day
@@ -21,14 +21,6 @@ SUNDAY = "2026-11-29"
 HANOI = datetime.timezone(datetime.timedelta(hours=7))
 
 
-def T(hms, date=MONDAY):
-    if len(hms) == 5:
-        hms += ":00"
-    return "%sT%s+07:00" % (date, hms)
-
-
-def instant(s):
-    return datetime.datetime.fromisoformat(s)
 
 
 def citizen(i):

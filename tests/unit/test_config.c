@@ -324,10 +324,23 @@ static const struct config_case cases[] = {
     {"database on PostgreSQL",
      {{"database", "\"postgresql://hangdoi@db/hangdoi\""}},
      {{"database", "SQLite only"}}},
-    {"webhooks configured",
-     {{"webhooks", "[{\"url\": \"https://example.org/h\", \"secret\": \"s\", "
+    {"webhooks not an array", {{"webhooks", "{}"}}, {{"webhooks", "array"}}},
+    {"webhook not an object", {{"webhooks", "[\"https://example.org/h\"]"}}, {{"webhooks[0]", NULL}}},
+    {"webhook url of another scheme",
+     {{"webhooks", "[{\"url\": \"ftp://example.org/h\", \"secret\": \"s\", "
                    "\"events\": [\"ticket.called\"]}]"}},
-     {{"webhooks", "no webhooks"}}},
+     {{"webhooks[0].url", "http"}}},
+    {"webhook url without a host",
+     {{"webhooks", "[{\"url\": \"https://\", \"secret\": \"s\", "
+                   "\"events\": [\"ticket.called\"]}]"}},
+     {{"webhooks[0].url", "http"}}},
+    {"webhook secret missing, events empty",
+     {{"webhooks", "[{\"url\": \"https://example.org/h\", \"events\": []}]"}},
+     {{"webhooks[0].secret", NULL}, {"webhooks[0].events", NULL}}},
+    {"webhook event unknown and twice",
+     {{"webhooks", "[{\"url\": \"http://10.0.0.1/h\", \"secret\": \"s\", \"events\": "
+                   "[\"ticket.called\", \"ticket.served\", \"ticket.called\"]}]"}},
+     {{"webhooks[0].events[1]", "unknown"}, {"webhooks[0].events[2]", "twice"}}},
     {"secret missing", {{"citizen_id_secret", DEL}}, {{"citizen_id_secret", "required"}}},
     {"secret of 31 bytes",
      {{"citizen_id_secret", "\"0123456789012345678901234567890\""}},
@@ -494,6 +507,7 @@ defaults_are_the_contracts(void **state)
 	(void)state;
 	struct catalogue *c = unit_catalogue_ok(base);
 	assert_int_equal(c->utc_offset, 7 * 60);
+	assert_int_equal(c->nwebhooks, 0); /* none unless configured */
 	assert_int_equal(c->horizon_days, 7);
 	assert_int_equal(c->checkin_open_minutes, 60);
 	assert_int_equal(c->no_show_grace_minutes, 15);
@@ -530,6 +544,10 @@ settings_are_read(void **state)
 	    "[\"07:00-07:10\", \"07:20-07:30\", \"07:40-07:50\", \"08:00-08:10\", \"08:20-08:30\","
 	    " \"08:40-08:50\", \"09:00-09:10\", \"09:20-09:30\"]"); /* eight intervals */
 	set_path(root, "rate_limit", "{\"per_ip_per_second\": 0, \"burst\": 0}"); /* off */
+	set_path(root, "webhooks",
+	         "[{\"url\": \"https://app.hanoi.example/h\", \"secret\": \"k1\", \"events\": "
+	         "[\"ticket.near\", \"booking.expired\"]}, {\"url\": \"http://127.0.0.1:9/x\", "
+	         "\"secret\": \"k2\", \"events\": [\"ticket.called\"]}]");
 	struct catalogue *c = unit_catalogue_root_ok(root);
 	assert_int_equal(c->utc_offset, -330);
 	assert_int_equal(c->horizon_days, 14);
@@ -543,6 +561,14 @@ settings_are_read(void **state)
 	assert_int_equal(c->max_calls, 5);
 	assert_int_equal(c->rate_per_second, 0);
 	assert_int_equal(catalogue_point(c, "hoan-kiem")->nhours[1], 8);
+	assert_int_equal(c->nwebhooks, 2);
+	assert_string_equal(c->webhooks[0].url, "https://app.hanoi.example/h");
+	assert_string_equal(c->webhooks[0].secret, "k1");
+	assert_int_equal(c->webhooks[0].events, HOOK_NEAR | HOOK_EXPIRED);
+	assert_string_equal(c->webhooks[1].url, "http://127.0.0.1:9/x");
+	assert_int_equal(c->webhooks[1].events, HOOK_CALLED);
+	assert_int_equal(c->hook_events, HOOK_CALLED | HOOK_NEAR | HOOK_EXPIRED);
+	assert_string_equal(hook_event_name(HOOK_NEAR), "ticket.near");
 	catalogue_free(c);
 }
 

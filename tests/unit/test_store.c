@@ -6,6 +6,7 @@
 #include "unit_db.h"
 
 #include "audit.h"
+#include "digest.h"
 #include "queue.h"
 #include "store.h"
 #include "ticket.h"
@@ -13,28 +14,43 @@
 #define ICT (7 * 60)
 #define TODAY MON_2026_11_23
 
+/* The test city; EXTRA is more of its top-level fields, each followed by a comma. */
+#define CATALOGUE(extra)                                                                     \
+	"{\"listen\": \"127.0.0.1:0\", \"database\": \"unit.db\","                             \
+	" \"citizen_id_secret\": \"" UNIT_SECRET "\", \"tokens\": " UNIT_TOKENS ","               \
+	" \"priority_streak_max\": 2, \"max_calls\": 3," extra                                   \
+	" \"points\": [{\"id\": \"cua-nam\", \"name\": \"Phường Cửa Nam\","                    \
+	"  \"hours\": {\"mon\": [\"07:00-17:00\"], \"tue\": [\"07:00-17:00\"]},"                \
+	"  \"services\": ["                                                                      \
+	"   {\"id\": \"cu-tru\", \"name\": \"Cư trú\", \"prefix\": \"A\", \"slot_minutes\": 30," \
+	"    \"slot_capacity\": 6, \"avg_service_minutes\": 12},"                                \
+	"   {\"id\": \"khai-sinh\", \"name\": \"Khai sinh\", \"prefix\": \"B\", "               \
+	"\"slot_minutes\": 30,"                                                                   \
+	"    \"slot_capacity\": 6, \"avg_service_minutes\": 10}],"                               \
+	"  \"counters\": ["                                                                      \
+	"   {\"id\": \"quay-a\", \"name\": \"Quầy A\", \"services\": [\"cu-tru\"]},"            \
+	"   {\"id\": \"quay-b\", \"name\": \"Quầy B\", \"services\": [\"khai-sinh\"]},"         \
+	"   {\"id\": \"quay-ab\", \"name\": \"Quầy AB\", \"services\": [\"cu-tru\", "           \
+	"\"khai-sinh\"]}]}]}"
+
 static int
 setup(void **state)
 {
 	(void)state;
-	static const char *const text =
-	    "{\"listen\": \"127.0.0.1:0\", \"database\": \"unit.db\","
-	    " \"citizen_id_secret\": \"" UNIT_SECRET "\", \"tokens\": " UNIT_TOKENS ","
-	    " \"priority_streak_max\": 2, \"max_calls\": 3,"
-	    " \"points\": [{\"id\": \"cua-nam\", \"name\": \"Phường Cửa Nam\","
-	    "  \"hours\": {\"mon\": [\"07:00-17:00\"], \"tue\": [\"07:00-17:00\"]},"
-	    "  \"services\": ["
-	    "   {\"id\": \"cu-tru\", \"name\": \"Cư trú\", \"prefix\": \"A\", \"slot_minutes\": 30,"
-	    "    \"slot_capacity\": 6, \"avg_service_minutes\": 12},"
-	    "   {\"id\": \"khai-sinh\", \"name\": \"Khai sinh\", \"prefix\": \"B\", "
-	    "\"slot_minutes\": 30,"
-	    "    \"slot_capacity\": 6, \"avg_service_minutes\": 10}],"
-	    "  \"counters\": ["
-	    "   {\"id\": \"quay-a\", \"name\": \"Quầy A\", \"services\": [\"cu-tru\"]},"
-	    "   {\"id\": \"quay-b\", \"name\": \"Quầy B\", \"services\": [\"khai-sinh\"]},"
-	    "   {\"id\": \"quay-ab\", \"name\": \"Quầy AB\", \"services\": [\"cu-tru\", "
-	    "\"khai-sinh\"]}]}]}";
-	unit_db_open(text);
+	unit_db_open(CATALOGUE(""));
+	return 0;
+}
+
+/* Two hooks: one told of calls and nearness, one of expired bookings. */
+static int
+setup_hooks(void **state)
+{
+	(void)state;
+	unit_db_open(CATALOGUE(
+	    " \"webhooks\": [{\"url\": \"http://127.0.0.1:9/a\", \"secret\": \"ka\","
+	    " \"events\": [\"ticket.called\", \"ticket.near\"]},"
+	    " {\"url\": \"http://127.0.0.1:9/b\", \"secret\": \"kb\", \"events\": "
+	    "[\"booking.expired\"]}],"));
 	return 0;
 }
 
@@ -417,6 +433,100 @@ end_of_day_expires_what_waits(void **state)
 	assert_int_equal(t.status, ST_EXPIRED);
 }
 
+/* How many deliveries of EVENT about the ticket CODE are stored for the hook at URL. */
+static int
+deliveries(const char *url, const char *event, const char *code)
+{
+	sqlite3_stmt *st;
+	assert_int_equal(sqlite3_prepare_v2(db_handle(),
+	                                    "SELECT count(*) FROM delivery d JOIN ticket t ON t.id "
+	                                    "= d.ticket WHERE d.url = ?1 AND d.event = ?2 AND "
+	                                    "t.code = ?3",
+	                                    -1, &st, NULL),
+	                 SQLITE_OK);
+	sqlite3_bind_text(st, 1, url, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, event, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, code, -1, SQLITE_STATIC);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	int n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
+#define HOOK_A "http://127.0.0.1:9/a"
+#define HOOK_B "http://127.0.0.1:9/b"
+
+/*
+ * Webhook deliveries are written with the change that causes them, one per hook that asks:
+ * ticket.called at each call and recall; ticket.near once, the first time a ticket waits at
+ * position 3 or nearer; booking.expired for a booking only. Each body is the public ticket,
+ * signed with its hook's secret.
+ */
+static void
+webhook_deliveries_follow_their_changes(void **state)
+{
+	(void)state;
+	struct ticket w[5], t;
+	static const char *const issued[5] = {"08:00", "08:01", "08:02", "08:03", "08:04"};
+	for (int i = 0; i < 5; i++)
+		w[i] = walkin("cu-tru", NULL, issued[i]);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(deliveries(HOOK_A, "ticket.near", w[i].code), i < 3);
+	assert_int_equal(store_call_next(counter("quay-a"), "quay-a", at("08:10"), &t), E_OK);
+	assert_string_equal(t.code, w[0].code);
+	assert_int_equal(deliveries(HOOK_A, "ticket.called", w[0].code), 1);
+	assert_int_equal(deliveries(HOOK_A, "ticket.near", w[3].code), 1); /* now at 3 */
+	assert_int_equal(deliveries(HOOK_A, "ticket.near", w[4].code), 0);
+	assert_int_equal(store_recall(counter("quay-a"), "quay-a", at("08:11"), &t), E_OK);
+	assert_int_equal(deliveries(HOOK_A, "ticket.called", w[0].code), 2);
+	assert_int_equal(store_finish(counter("quay-a"), ST_SERVED, "quay-a", at("08:12"), &t), E_OK);
+	assert_int_equal(store_call_next(counter("quay-a"), "quay-a", at("08:13"), &t), E_OK);
+	assert_int_equal(deliveries(HOOK_A, "ticket.near", w[3].code), 1); /* at 2: not again */
+	assert_int_equal(deliveries(HOOK_A, "ticket.near", w[4].code), 1);
+	/* Hook B hears of none of that; hook A of no expiry. */
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(deliveries(HOOK_B, "ticket.called", w[i].code), 0);
+		assert_int_equal(deliveries(HOOK_B, "ticket.near", w[i].code), 0);
+	}
+	struct ticket b = book(citizen(1), "khai-sinh", "08:30");
+	assert_int_equal(store_expire_due(at("09:16"), ICT), 1);
+	assert_int_equal(deliveries(HOOK_B, "booking.expired", b.code), 1);
+	assert_int_equal(deliveries(HOOK_A, "booking.expired", b.code), 0);
+	/* Walk-ins expiring at the end of the day tell nobody. */
+	assert_true(store_expire_due(on(TODAY + 1, "00:00"), ICT) >= 3);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(deliveries(HOOK_B, "booking.expired", w[i].code), 0);
+
+	/* Each body is the public ticket as it was, signed with its hook's own secret. */
+	sqlite3_stmt *st;
+	int rows = 0;
+	assert_int_equal(sqlite3_prepare_v2(db_handle(),
+	                                    "SELECT url, event, body, signature FROM delivery", -1,
+	                                    &st, NULL),
+	                 SQLITE_OK);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *url = (const char *)sqlite3_column_text(st, 0);
+		const char *event = (const char *)sqlite3_column_text(st, 1);
+		const char *body = (const char *)sqlite3_column_text(st, 2);
+		char want[7 + 65] = "sha256=";
+		const char *key = strcmp(url, HOOK_A) == 0 ? "ka" : "kb";
+		assert_int_equal(digest_hmac(key, 2, body, want + 7), 0);
+		assert_string_equal((const char *)sqlite3_column_text(st, 3), want);
+		json_t *j = json_loads(body, 0, NULL);
+		assert_non_null(j);
+		assert_string_equal(json_string_value(json_object_get(j, "event")), event);
+		json_t *tk = json_object_get(j, "ticket");
+		assert_non_null(json_object_get(tk, "code"));
+		assert_null(json_object_get(tk, "citizen_id"));
+		if (strcmp(event, "ticket.near") == 0)
+			assert_true(json_integer_value(json_object_get(tk, "position")) <= 3);
+		json_decref(j);
+		rows++;
+	}
+	sqlite3_finalize(st);
+	assert_int_equal(rows, 5 /* near */ + 3 /* called: w0 twice, w1 */ + 1 /* expired */);
+}
+
 /*
  * A ticket left called when the day ends does not hold its counter into the next day: it
  * expires, as one still waiting would, and the counter calls again. A booking so left no
@@ -794,6 +904,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(no_shows_suspend_within_their_window, setup,
 	                                    unit_db_teardown),
 	    cmocka_unit_test_setup_teardown(booking_scans_nothing_whole, setup, unit_db_teardown),
+	    cmocka_unit_test_setup_teardown(webhook_deliveries_follow_their_changes, setup_hooks,
+	                                    unit_db_teardown),
 	};
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }
