@@ -6,6 +6,8 @@ void metrics_request(const char *route, int status, double seconds);
 void metrics_commit(double seconds, int ok);
 void metrics_booking(void);
 void metrics_call(void);
+/* A webhook attempt ended: OUTCOME is "delivered", "failed" (to be tried again) or "gave_up". */
+void metrics_webhook(const char *outcome);
 /* The text exposition (malloc'd). */
 char *metrics_render(void);
 

@@ -116,6 +116,8 @@ int64_t store_delivery_next(void);
 /* Records an attempt (STATUS -1: none yet), and OUTCOME with DONE_AT when it is the last. */
 int store_delivery_set(int64_t id, int attempts, int64_t next_at, int status, const char *outcome,
                        int64_t done_at);
+/* How many deliveries are pending (-1 on error). */
+int store_deliveries_pending(void);
 /* After a restart: every pending delivery is due at once. */
 int store_deliveries_due_now(int64_t now);
 

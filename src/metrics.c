@@ -33,6 +33,8 @@ static struct request_count requests[ROUTES_MAX * 4];
 static int nrequests;
 static struct histogram latency, commits;
 static unsigned long long commit_failures, bookings, calls;
+static const char *const hook_outcomes[] = {"delivered", "failed", "gave_up"};
+static unsigned long long hook_attempts[3];
 
 static void
 observe(struct histogram *h, double v)
@@ -42,6 +44,14 @@ observe(struct histogram *h, double v)
 			h->bucket[i]++;
 	h->count++;
 	h->sum += v;
+}
+
+void
+metrics_webhook(const char *outcome)
+{
+	for (int i = 0; i < 3; i++)
+		if (strcmp(outcome, hook_outcomes[i]) == 0)
+			hook_attempts[i]++;
 }
 
 void
@@ -150,6 +160,14 @@ metrics_render(void)
 	put(&b, "# HELP hangdoi_connections Open HTTP connections.\n"
 	        "# TYPE hangdoi_connections gauge\nhangdoi_connections %u\n",
 	    httpd_connections());
+	put(&b, "# HELP hangdoi_webhook_attempts_total Webhook attempts ended, by outcome.\n"
+	        "# TYPE hangdoi_webhook_attempts_total counter\n");
+	for (int i = 0; i < 3; i++)
+		put(&b, "hangdoi_webhook_attempts_total{outcome=\"%s\"} %llu\n", hook_outcomes[i],
+		    hook_attempts[i]);
+	put(&b, "# HELP hangdoi_webhook_pending Webhook deliveries not yet delivered nor given up.\n"
+	        "# TYPE hangdoi_webhook_pending gauge\nhangdoi_webhook_pending %d\n",
+	    store_deliveries_pending());
 	put(&b, "# HELP hangdoi_waiting_tickets Tickets waiting today, by point.\n"
 	        "# TYPE hangdoi_waiting_tickets gauge\n");
 	int today = local_day(clock_now(), cat->utc_offset);

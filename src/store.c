@@ -1575,6 +1575,19 @@ store_delivery_next(void)
 	return next;
 }
 
+int
+store_deliveries_pending(void)
+{
+	static sqlite3_stmt *s;
+	int n = -1;
+	sqlite3_stmt *st = db_static(&s, "SELECT count(*) FROM delivery WHERE done_at IS NULL");
+	if (st && db_step(st) == 1)
+		n = sqlite3_column_int(st, 0);
+	if (st)
+		sqlite3_reset(st);
+	return n;
+}
+
 static enum err
 delivery_set(int64_t id, int attempts, int64_t next_at, int status, const char *outcome,
              int64_t done_at)

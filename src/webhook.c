@@ -16,6 +16,7 @@
 #include "db.h"
 #include "digest.h"
 #include "log.h"
+#include "metrics.h"
 #include "ticket.h"
 #include "webhook.h"
 
@@ -219,16 +220,19 @@ ended(void)
 		int rc;
 		if (m->data.result == CURLE_OK && status >= 200 && status < 300) {
 			rc = store_delivery_set(id, f->attempts, now, (int)status, "delivered", now);
+			metrics_webhook("delivered");
 		} else if (now - f->created_at >= GIVE_UP_SECONDS) {
 			log_error("webhook: delivery %lld given up after %d attempts (last: %s %ld)",
 			          (long long)id, f->attempts, curl_easy_strerror(m->data.result), status);
 			rc = store_delivery_set(id, f->attempts, now, (int)status, "gave_up", now);
+			metrics_webhook("gave_up");
 		} else {
 			int wait = webhook_backoff(f->attempts);
 			log_info("webhook: delivery %lld attempt %d failed (%s, HTTP %ld); again in %d s",
 			         (long long)id, f->attempts, curl_easy_strerror(m->data.result), status,
 			         wait);
 			rc = store_delivery_set(id, f->attempts, now + wait, (int)status, NULL, 0);
+			metrics_webhook("failed");
 		}
 		if (rc)
 			log_error("webhook: cannot record the end of delivery %lld", (long long)id);

@@ -261,7 +261,9 @@ def test_metrics(daemon):
                       ("hangdoi_request_duration_seconds", "histogram"),
                       ("hangdoi_db_commit_duration_seconds", "histogram"),
                       ("hangdoi_bookings_total", "counter"), ("hangdoi_calls_total", "counter"),
-                      ("hangdoi_event_streams", "gauge"), ("hangdoi_waiting_tickets", "gauge")]:
+                      ("hangdoi_event_streams", "gauge"), ("hangdoi_waiting_tickets", "gauge"),
+                      ("hangdoi_webhook_attempts_total", "counter"),
+                      ("hangdoi_webhook_pending", "gauge")]:
         assert types.get(fam) == kind, (fam, types)
         assert fam in helps, fam
     assert set(types) <= helps

@@ -22,7 +22,7 @@ import time
 import pytest
 
 from conftest import (big_catalogue, call_next, catalogue, cli, free_port,
-                      wait_for, T, instant)
+                      metric, wait_for, T, instant)
 
 TUESDAY = "2026-11-24"
 EVENTS = ["ticket.called", "ticket.near", "booking.expired"]
@@ -428,6 +428,7 @@ def test_each_hook_gets_only_its_events_signed_with_its_secret(make_daemon, rece
 def test_a_failed_delivery_is_retried_with_the_same_bytes_until_a_2xx(make_daemon, receiver):
     rec = receiver(statuses=[500])          # then 204
     d = make_daemon(hooked(hook(rec.url(), ["ticket.called"])))
+    assert metric(d, "hangdoi_webhook_pending") == 0
     w = walked_in(d)
     call_next(d, "cua-nam-2")
     first, second = rec.wait("ticket.called", w["code"], count=2)
@@ -439,6 +440,11 @@ def test_a_failed_delivery_is_retried_with_the_same_bytes_until_a_2xx(make_daemo
     assert_well_formed(second, "ticket.called")
     # delivered: never sent again
     assert nothing_more(lambda: len(rec.all()) > 2, 3.0), rec.all()
+    # what an operator reads: one failed attempt, one delivered, nothing owed
+    assert metric(d, "hangdoi_webhook_attempts_total", outcome="failed") == 1
+    assert metric(d, "hangdoi_webhook_attempts_total", outcome="delivered") == 1
+    assert metric(d, "hangdoi_webhook_attempts_total", outcome="gave_up") == 0
+    assert metric(d, "hangdoi_webhook_pending") == 0
 
 
 def test_a_delivery_survives_kill_9_while_the_receiver_is_down(make_daemon, receiver):
@@ -446,6 +452,7 @@ def test_a_delivery_survives_kill_9_while_the_receiver_is_down(make_daemon, rece
     d = make_daemon(hooked(hook("http://127.0.0.1:%d/hook" % port, ["ticket.called"])))
     w = walked_in(d)
     called = call_next(d, "cua-nam-2")      # acknowledged: the delivery is committed with it
+    assert metric(d, "hangdoi_webhook_pending") == 1
     d.kill9()
 
     rec = receiver(port=port)
