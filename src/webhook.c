@@ -48,7 +48,10 @@ static struct sock *socks;
 int
 webhook_backoff(int attempts)
 {
-	return attempts >= 10 ? 600 : 1 << (attempts - 1) < 600 ? 1 << (attempts - 1) : 600;
+	int wait = 1;
+	for (int i = 1; i < attempts && wait < 600; i++)
+		wait *= 2;
+	return wait < 600 ? wait : 600;
 }
 
 static void on_due(uv_timer_t *t);

@@ -10,6 +10,7 @@
 #include "queue.h"
 #include "store.h"
 #include "ticket.h"
+#include "webhook.h"
 
 #define ICT (7 * 60)
 #define TODAY MON_2026_11_23
@@ -527,6 +528,17 @@ webhook_deliveries_follow_their_changes(void **state)
 	assert_int_equal(rows, 5 /* near */ + 3 /* called: w0 twice, w1 */ + 1 /* expired */);
 }
 
+/* A failed attempt is tried again after 1 s, 2 s, 4 s, ... and never more than 10 minutes on. */
+static void
+webhook_retries_back_off(void **state)
+{
+	(void)state;
+	static const int want[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 600, 600};
+	for (int i = 0; i < (int)NELEM(want); i++)
+		assert_int_equal(webhook_backoff(i + 1), want[i]);
+	assert_int_equal(webhook_backoff(1000), 600);
+}
+
 /*
  * A ticket left called when the day ends does not hold its counter into the next day: it
  * expires, as one still waiting would, and the counter calls again. A booking so left no
@@ -906,6 +918,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(booking_scans_nothing_whole, setup, unit_db_teardown),
 	    cmocka_unit_test_setup_teardown(webhook_deliveries_follow_their_changes, setup_hooks,
 	                                    unit_db_teardown),
+	    cmocka_unit_test(webhook_retries_back_off),
 	};
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }
