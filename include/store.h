@@ -107,18 +107,24 @@ struct delivery {
 	int attempts;
 };
 typedef int (*delivery_fn)(const struct delivery *d, void *arg);
-int store_delivery_add(const char *url, const char *event, int64_t ticket, const char *body,
-                       const char *signature, int64_t now);
-/* Calls FN for at most MAX pending deliveries due at NOW, oldest first; FN returns non-zero to stop. */
-int store_deliveries_due(int64_t now, int max, delivery_fn fn, void *arg);
-/* The earliest next_at of a pending delivery, 0 when none. */
-int64_t store_delivery_next(void);
-/* Records an attempt (STATUS -1: none yet), and OUTCOME with DONE_AT when it is the last. */
+int store_delivery_add(int64_t id, const char *url, const char *event, int64_t ticket,
+                       const char *body, const char *signature, int64_t now);
+/* The highest delivery id ever stored (0 for none; -1 on error). */
+int64_t store_delivery_last_id(void);
+/*
+ * Calls FN for at most MAX pending deliveries due at NOW, oldest first, of ids up to UPTO and
+ * none of SKIP[0..8) (0 for none); FN returns non-zero to stop.
+ */
+int store_deliveries_due(int64_t now, int64_t upto, const int64_t skip[8], int max, delivery_fn fn,
+                         void *arg);
+/* The earliest next_at of the deliveries store_deliveries_due could give, 0 when none. */
+int64_t store_delivery_next(int64_t upto, const int64_t skip[8]);
+/* Records an attempt's end: STATUS (0 for no answer), and OUTCOME with DONE_AT when it is the last. */
 int store_delivery_set(int64_t id, int attempts, int64_t next_at, int status, const char *outcome,
                        int64_t done_at);
 /* How many deliveries are pending (-1 on error). */
 int store_deliveries_pending(void);
-/* After a restart: every pending delivery is due at once. */
+/* Every pending delivery is due at NOW (after a restart, or the test clock moved). */
 int store_deliveries_due_now(int64_t now);
 
 #endif

@@ -14,6 +14,7 @@
 #include "stats.h"
 #include "valid.h"
 #include "ticket.h"
+#include "webhook.h"
 
 static void
 set_clock(struct req *r)
@@ -27,6 +28,7 @@ set_clock(struct req *r)
 	clock_set(t);
 	/* Every deadline now passed takes effect before the answer (and commits with it). */
 	deadline_run();
+	webhook_clock_set(); /* retries waiting on the old clock are due now */
 	reply_json(r, 200, json_pack("{s:o}", "now", instant_json(clock_now())));
 }
 

@@ -283,6 +283,8 @@ main(int argc, char **argv)
 	if (httpd_start(&loop, cat, fd)) {
 		fprintf(stderr, "hangdoid: cannot start the HTTP server on %s\n", cat->listen);
 		close(fd);
+		webhook_close();
+		uv_run(&loop, UV_RUN_NOWAIT); /* its handles' closing */
 		goto out_loop;
 	}
 	events_init(&loop);

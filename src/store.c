@@ -1515,15 +1515,16 @@ store_feedback(const char *code, int rating, const char *comment, int64_t now)
 /* ---- webhook deliveries ---- */
 
 int
-store_delivery_add(const char *url, const char *event, int64_t ticket, const char *body,
-                   const char *signature, int64_t now)
+store_delivery_add(int64_t id, const char *url, const char *event, int64_t ticket,
+                   const char *body, const char *signature, int64_t now)
 {
 	static sqlite3_stmt *s;
 	sqlite3_stmt *st = db_static(
-	    &s, "INSERT INTO delivery (url, event, ticket, body, signature, created_at, next_at) "
-	        "VALUES (:url, :ev, :t, :body, :sig, :now, :now)");
+	    &s, "INSERT INTO delivery (id, url, event, ticket, body, signature, created_at, next_at) "
+	        "VALUES (:id, :url, :ev, :t, :body, :sig, :now, :now)");
 	if (st == NULL)
 		return -1;
+	db_bind_int(st, ":id", id);
 	db_bind_text_kept(st, ":url", url);
 	db_bind_text_kept(st, ":ev", event);
 	db_bind_int(st, ":t", ticket);
@@ -1533,18 +1534,49 @@ store_delivery_add(const char *url, const char *event, int64_t ticket, const cha
 	return db_exec_static(st);
 }
 
+int64_t
+store_delivery_last_id(void)
+{
+	static sqlite3_stmt *s;
+	int64_t id = -1;
+	sqlite3_stmt *st = db_static(&s, "SELECT coalesce(max(id), 0) FROM delivery");
+	if (st && db_step(st) == 1)
+		id = sqlite3_column_int64(st, 0);
+	if (st)
+		sqlite3_reset(st);
+	return id;
+}
+
+/*
+ * The pending deliveries that may be sent: with an id up to UPTO (their change is on disk)
+ * and none of SKIP[0..8) (in flight; 0 for none).
+ */
+#define DELIVERY_SENDABLE                                                                \
+	"done_at IS NULL AND id <= :upto AND id NOT IN (:s0, :s1, :s2, :s3, :s4, :s5, :s6, :s7)"
+
+static void
+bind_sendable(sqlite3_stmt *st, int64_t upto, const int64_t skip[8])
+{
+	static const char *const names[8] = {":s0", ":s1", ":s2", ":s3", ":s4", ":s5", ":s6", ":s7"};
+	db_bind_int(st, ":upto", upto);
+	for (int i = 0; i < 8; i++)
+		db_bind_int(st, names[i], skip[i]);
+}
+
 int
-store_deliveries_due(int64_t now, int max, delivery_fn fn, void *arg)
+store_deliveries_due(int64_t now, int64_t upto, const int64_t skip[8], int max, delivery_fn fn,
+                     void *arg)
 {
 	static sqlite3_stmt *s;
 	struct delivery d;
 	int rc;
 	sqlite3_stmt *st = db_static(
 	    &s, "SELECT id, url, event, body, signature, created_at, attempts FROM delivery WHERE "
-	        "done_at IS NULL AND next_at <= :now ORDER BY next_at, id LIMIT :max");
+	        "next_at <= :now AND " DELIVERY_SENDABLE " ORDER BY next_at, id LIMIT :max");
 	if (st == NULL)
 		return -1;
 	db_bind_int(st, ":now", now);
+	bind_sendable(st, upto, skip);
 	db_bind_int(st, ":max", max);
 	while ((rc = db_step(st)) == 1) {
 		d.id = sqlite3_column_int64(st, 0);
@@ -1562,16 +1594,18 @@ store_deliveries_due(int64_t now, int max, delivery_fn fn, void *arg)
 }
 
 int64_t
-store_delivery_next(void)
+store_delivery_next(int64_t upto, const int64_t skip[8])
 {
 	static sqlite3_stmt *s;
 	int64_t next = 0;
 	sqlite3_stmt *st =
-	    db_static(&s, "SELECT min(next_at) FROM delivery WHERE done_at IS NULL");
-	if (st && db_step(st) == 1 && sqlite3_column_type(st, 0) != SQLITE_NULL)
+	    db_static(&s, "SELECT min(next_at) FROM delivery WHERE " DELIVERY_SENDABLE);
+	if (st == NULL)
+		return 0;
+	bind_sendable(st, upto, skip);
+	if (db_step(st) == 1 && sqlite3_column_type(st, 0) != SQLITE_NULL)
 		next = sqlite3_column_int64(st, 0);
-	if (st)
-		sqlite3_reset(st);
+	sqlite3_reset(st);
 	return next;
 }
 
@@ -1600,8 +1634,7 @@ delivery_set(int64_t id, int attempts, int64_t next_at, int status, const char *
 		return E_UNAVAILABLE;
 	db_bind_int(st, ":a", attempts);
 	db_bind_int(st, ":next", next_at);
-	if (status >= 0)
-		db_bind_int(st, ":st", status);
+	db_bind_int(st, ":st", status);
 	db_bind_text_kept(st, ":out", outcome);
 	if (done_at)
 		db_bind_int(st, ":done", done_at);

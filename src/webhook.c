@@ -2,11 +2,15 @@
  * webhook.c: webhook deliveries.
  *
  * A change that hooks ask for writes its deliveries in its own savepoint (webhook_enqueue):
- * the body and its signature are made then, so every attempt sends the same bytes. After
- * the commit, the sender, libcurl's multi interface on the loop's sockets and timers, POSTs
- * what is due, at most MAX_FLIGHT at once. An attempt that gets no 2xx is tried again after
- * 1 s, 2 s, 4 s, ... (at most 10 minutes apart) until 24 hours after the change. Each
- * attempt is recorded, and a restart sends everything still pending: at least once.
+ * the body and its signature are made then, so every attempt sends the same bytes. The
+ * sender, libcurl's multi interface on the loop's sockets and timers, POSTs only what is on
+ * disk: deliveries are numbered here, never reusing a number, and a commit's hook raises
+ * `durable` to the highest number it made durable; a lost transaction raises nothing. At most
+ * MAX_FLIGHT attempts run at once, at most PER_URL of them to one URL (a dead receiver does
+ * not hold up the others). An attempt that gets no 2xx is tried again after 1 s, 2 s, 4 s,
+ * ... (at most 10 minutes apart) until 24 hours after the change. The end of each attempt
+ * is recorded; a restart, or the test clock moved, makes everything pending due at once: at
+ * least once.
  */
 #include <curl/curl.h>
 #include <stdlib.h>
@@ -21,6 +25,8 @@
 #include "webhook.h"
 
 #define MAX_FLIGHT 8
+#define PER_URL 2
+#define LOOK_AHEAD 64 /* due rows read to fill the flights */
 #define GIVE_UP_SECONDS 86400
 #define ATTEMPT_TIMEOUT_MS 10000L
 
@@ -29,7 +35,7 @@ struct flight {
 	int attempts; /* with this one */
 	CURL *easy;
 	struct curl_slist *headers;
-	char *body;
+	char *url, *body;
 };
 
 struct sock {
@@ -42,8 +48,10 @@ static uv_loop_t *loop;
 static CURLM *multi;
 static uv_timer_t curl_timer, due_timer;
 static struct flight flights[MAX_FLIGHT];
-static int nflights, ready, kick_pending;
+static int nflights, ready;
 static struct sock *socks;
+static int64_t next_id;  /* the number the next delivery takes; 0 until read */
+static int64_t durable; /* every delivery numbered up to this is on disk, or was never kept */
 
 int
 webhook_backoff(int attempts)
@@ -66,36 +74,55 @@ kick(void)
 
 /* ---- enqueue: inside the change's savepoint ---- */
 
+/* The transaction that wrote deliveries up to ARG is on disk (OK) or lost. */
 static void
 on_commit(void *arg, int ok)
 {
-	(void)arg;
-	(void)ok; /* lost: nothing new to send, and looking costs one query */
-	kick_pending = 0;
-	kick();
+	int64_t upto = (int64_t)(intptr_t)arg;
+	if (ok && upto > durable)
+		durable = upto;
+	if (ok)
+		kick();
+}
+
+/* Numbers are never reused, not even those of a savepoint rolled back: see on_commit. */
+static int
+numbering(void)
+{
+	if (next_id > 0)
+		return 0;
+	int64_t last = store_delivery_last_id();
+	if (last < 0)
+		return -1;
+	next_id = last + 1;
+	durable = last; /* what is in the database when we start is committed */
+	return 0;
 }
 
 int
 webhook_enqueue(enum hook_event event, const struct ticket *t, int64_t now)
 {
 	const char *name = hook_event_name(event);
+	if (numbering())
+		return -1;
 	json_t *o = json_pack("{s:s, s:o, s:o}", "event", name, "at", instant_json(now), "ticket",
 	                      ticket_json(t, VIEW_PUBLIC));
 	char *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	char sig[7 + 65] = "sha256=";
-	int rc = body ? 0 : -1;
+	int rc = body ? 0 : -1, made = 0;
 	json_decref(o);
 	for (int i = 0; rc == 0 && i < cat->nwebhooks; i++) {
 		const struct webhook *h = &cat->webhooks[i];
 		if (!(h->events & event))
 			continue;
 		if (digest_hmac(h->secret, strlen(h->secret), body, sig + 7) ||
-		    store_delivery_add(h->url, name, t->id, body, sig, now))
+		    store_delivery_add(next_id++, h->url, name, t->id, body, sig, now))
 			rc = -1;
+		made = 1;
 	}
 	free(body);
-	if (rc == 0 && !kick_pending && db_on_commit(on_commit, NULL) == 0)
-		kick_pending = 1;
+	if (rc == 0 && made && db_on_commit(on_commit, (void *)(intptr_t)(next_id - 1)))
+		rc = -1;
 	return rc;
 }
 
@@ -109,9 +136,17 @@ flight_free(struct flight *f)
 		curl_easy_cleanup(f->easy);
 	}
 	curl_slist_free_all(f->headers);
+	free(f->url);
 	free(f->body);
 	*f = flights[--nflights];
 	memset(&flights[nflights], 0, sizeof flights[nflights]);
+}
+
+static void
+in_flight(int64_t skip[MAX_FLIGHT])
+{
+	for (int i = 0; i < MAX_FLIGHT; i++)
+		skip[i] = i < nflights ? flights[i].id : 0;
 }
 
 static size_t
@@ -122,36 +157,48 @@ discard(char *data, size_t size, size_t n, void *arg)
 	return size * n;
 }
 
-/* Takes D into a free flight, not yet sent (see on_due). */
+/* Appends LINE to F's headers; 0 or -1 (the list is kept as it was). */
+static int
+header(struct flight *f, const char *line)
+{
+	struct curl_slist *h = curl_slist_append(f->headers, line);
+	if (h == NULL)
+		return -1;
+	f->headers = h;
+	return 0;
+}
+
+/* Takes D into a free flight, unless its URL has PER_URL in flight (see on_due). */
 static int
 take(const struct delivery *d, void *arg)
 {
 	(void)arg;
-	char line[64];
+	char line[64], *sig;
+	int same = 0;
 	if (nflights == MAX_FLIGHT)
 		return 1;
+	for (int i = 0; i < nflights; i++)
+		same += strcmp(flights[i].url, d->url) == 0;
+	if (same >= PER_URL)
+		return 0;
 	struct flight *f = &flights[nflights++];
 	*f = (struct flight){.id = d->id, .created_at = d->created_at, .attempts = d->attempts + 1};
 	snprintf(line, sizeof line, "X-Hangdoi-Event: %s", d->event);
-	size_t siglen = strlen(d->signature) + sizeof "X-Hangdoi-Signature: ";
-	char *sig = malloc(siglen);
-	struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-	if ((f->headers = h) != NULL)
-		f->headers = h = curl_slist_append(h, line);
-	if (h && sig) {
-		snprintf(sig, siglen, "X-Hangdoi-Signature: %s", d->signature);
-		f->headers = h = curl_slist_append(h, sig);
-	}
-	free(sig);
+	if (asprintf(&sig, "X-Hangdoi-Signature: %s", d->signature) < 0)
+		sig = NULL;
+	f->url = strdup(d->url);
 	f->body = strdup(d->body);
 	f->easy = curl_easy_init();
-	if (h == NULL || sig == NULL || f->body == NULL || f->easy == NULL) {
+	int bad = sig == NULL || f->url == NULL || f->body == NULL || f->easy == NULL ||
+	          header(f, "Content-Type: application/json") || header(f, line) || header(f, sig);
+	free(sig);
+	if (bad) {
 		log_error("webhook: out of memory for delivery %lld", (long long)d->id);
 		flight_free(f);
 		return 1;
 	}
 	CURL *e = f->easy;
-	curl_easy_setopt(e, CURLOPT_URL, d->url); /* libcurl keeps its own copy */
+	curl_easy_setopt(e, CURLOPT_URL, f->url);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_POSTFIELDS, f->body);
 	curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(f->body));
@@ -161,7 +208,6 @@ take(const struct delivery *d, void *arg)
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, ATTEMPT_TIMEOUT_MS / 2);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
-	curl_easy_setopt(e, CURLOPT_PRIVATE, (void *)(intptr_t)f->id);
 	return 0;
 }
 
@@ -169,9 +215,11 @@ take(const struct delivery *d, void *arg)
 static void
 rearm(void)
 {
+	int64_t skip[MAX_FLIGHT];
 	if (!ready || nflights == MAX_FLIGHT)
 		return;
-	int64_t next = store_delivery_next(), now = clock_now();
+	in_flight(skip);
+	int64_t next = store_delivery_next(durable, skip), now = clock_now();
 	if (next == 0)
 		uv_timer_stop(&due_timer);
 	else
@@ -182,66 +230,75 @@ static void
 on_due(uv_timer_t *t)
 {
 	(void)t;
-	int64_t now = clock_now();
+	int64_t skip[MAX_FLIGHT];
 	int from = nflights;
-	/* Rows in flight are not due (their next_at is a day away until they end). */
-	if (store_deliveries_due(now, MAX_FLIGHT - nflights, take, NULL))
+	in_flight(skip);
+	if (nflights < MAX_FLIGHT &&
+	    store_deliveries_due(clock_now(), durable, skip, LOOK_AHEAD, take, NULL))
 		log_error("webhook: cannot read the pending deliveries");
 	for (int i = from; i < nflights; i++) {
-		struct flight *f = &flights[i];
-		/* Until it ends, the next attempt is not due: a crash mid-attempt retries at start. */
-		if (store_delivery_set(f->id, f->attempts, now + GIVE_UP_SECONDS, -1, NULL, 0) ||
-		    curl_multi_add_handle(multi, f->easy) != CURLM_OK) {
-			log_error("webhook: cannot start delivery %lld", (long long)f->id);
-			flight_free(f);
-			i--; /* the last flight moved here */
+		if (curl_multi_add_handle(multi, flights[i].easy) != CURLM_OK) {
+			log_error("webhook: cannot start delivery %lld", (long long)flights[i].id);
+			flight_free(&flights[i]);
+			i--; /* the last flight, not started either, moved here */
 		}
 	}
+	/* With a URL's flights all taken, rows due for it would wake this at once: an end does. */
+	for (int i = 0; i < nflights; i++)
+		for (int j = 0, same = 0; j < nflights; j++)
+			if ((same += strcmp(flights[i].url, flights[j].url) == 0) >= PER_URL)
+				return;
 	rearm();
 }
 
-/* What libcurl says has ended: recorded, and the flight freed. */
+/* Records how F's attempt ended: RESULT and STATUS (0 for no answer). */
+static void
+record(const struct flight *f, CURLcode result, long status)
+{
+	int64_t now = clock_now();
+	int rc;
+	if (result == CURLE_OK && status >= 200 && status < 300) {
+		rc = store_delivery_set(f->id, f->attempts, now, (int)status, "delivered", now);
+		metrics_webhook("delivered");
+	} else if (now - f->created_at >= GIVE_UP_SECONDS) {
+		log_error("webhook: delivery %lld to %s given up after %d attempts (last: %s, HTTP %ld)",
+		          (long long)f->id, f->url, f->attempts, curl_easy_strerror(result), status);
+		rc = store_delivery_set(f->id, f->attempts, now, (int)status, "gave_up", now);
+		metrics_webhook("gave_up");
+	} else {
+		int wait = webhook_backoff(f->attempts);
+		log_info("webhook: delivery %lld to %s: attempt %d failed (%s, HTTP %ld); again in %d s",
+		         (long long)f->id, f->url, f->attempts, curl_easy_strerror(result), status, wait);
+		rc = store_delivery_set(f->id, f->attempts, now + wait, (int)status, NULL, 0);
+		metrics_webhook("failed");
+	}
+	if (rc)
+		log_error("webhook: cannot record the end of delivery %lld", (long long)f->id);
+}
+
+/* What libcurl says has ended: recorded, and its flight freed; then the next ones start. */
 static void
 ended(void)
 {
 	CURLMsg *m;
-	int left;
+	int left, any = 0;
 	while ((m = curl_multi_info_read(multi, &left))) {
 		if (m->msg != CURLMSG_DONE)
 			continue;
-		void *priv = NULL;
+		CURL *e = m->easy_handle;
+		CURLcode result = m->data.result; /* M is gone once E is removed */
 		long status = 0;
-		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &priv);
-		curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &status);
-		int64_t id = (int64_t)(intptr_t)priv, now = clock_now();
-		struct flight *f = NULL;
+		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
 		for (int i = 0; i < nflights; i++)
-			if (flights[i].id == id)
-				f = &flights[i];
-		if (f == NULL)
-			continue;
-		int rc;
-		if (m->data.result == CURLE_OK && status >= 200 && status < 300) {
-			rc = store_delivery_set(id, f->attempts, now, (int)status, "delivered", now);
-			metrics_webhook("delivered");
-		} else if (now - f->created_at >= GIVE_UP_SECONDS) {
-			log_error("webhook: delivery %lld given up after %d attempts (last: %s %ld)",
-			          (long long)id, f->attempts, curl_easy_strerror(m->data.result), status);
-			rc = store_delivery_set(id, f->attempts, now, (int)status, "gave_up", now);
-			metrics_webhook("gave_up");
-		} else {
-			int wait = webhook_backoff(f->attempts);
-			log_info("webhook: delivery %lld attempt %d failed (%s, HTTP %ld); again in %d s",
-			         (long long)id, f->attempts, curl_easy_strerror(m->data.result), status,
-			         wait);
-			rc = store_delivery_set(id, f->attempts, now + wait, (int)status, NULL, 0);
-			metrics_webhook("failed");
-		}
-		if (rc)
-			log_error("webhook: cannot record the end of delivery %lld", (long long)id);
-		flight_free(f);
+			if (flights[i].easy == e) {
+				record(&flights[i], result, status);
+				flight_free(&flights[i]);
+				any = 1;
+				break;
+			}
 	}
-	rearm();
+	if (any)
+		kick();
 }
 
 static void
@@ -328,19 +385,31 @@ socket_cb(CURL *e, curl_socket_t fd, int what, void *arg, void *sockp)
 	return uv_poll_start(&s->poll, ev, on_poll) ? -1 : 0;
 }
 
+void
+webhook_clock_set(void)
+{
+	if (ready && store_deliveries_due_now(clock_now()) == 0)
+		kick();
+}
+
 int
 webhook_init(uv_loop_t *l)
 {
 	loop = l;
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || (multi = curl_multi_init()) == NULL)
+	/* The database first: a failure leaves nothing to close. */
+	if (numbering() || store_deliveries_due_now(clock_now()))
 		return -1;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return -1;
+	if ((multi = curl_multi_init()) == NULL) {
+		curl_global_cleanup();
+		return -1;
+	}
 	curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
 	curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, curl_timer_cb);
 	uv_timer_init(loop, &curl_timer);
 	uv_timer_init(loop, &due_timer);
 	ready = 1;
-	if (store_deliveries_due_now(clock_now()))
-		return -1;
 	kick();
 	return 0;
 }
