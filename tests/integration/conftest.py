@@ -308,6 +308,12 @@ def call_next(d, counter):
     return r.json["ticket"]
 
 
+def call_written(d, counter):
+    """Whether COUNTER's call is in the database, durable or not yet (its console shows it)."""
+    r = d.get("/v1/counters/" + counter, token=counter_token(counter))
+    return r.status == 200 and r.json["current"] is not None
+
+
 def cli(*args, timeout=60, env=None):
     """hangdoid run with ARGS to its end (under HANGDOID_WRAP too)."""
     return subprocess.run(WRAP + [BIN] + [str(a) for a in args], capture_output=True, text=True,

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from conftest import (MONDAY, assert_error, call_next, catalogue, counter_token, held, metric,
-                      preload_daemon, read_response, restart, wait_for)
+                      preload_daemon, read_response, restart, wait_for, call_written)
 
 INSTANT = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d$")
 CALL_FIELDS = {"seq", "number", "service", "counter", "counter_name", "called_at", "recall"}
@@ -727,19 +727,15 @@ def test_calls_are_published_only_once_durable(make_daemon, tmp_path, monkeypatc
     def call(counter):
         answered[counter] = d.counter(counter, "call-next")
 
-    def written(counter):  # its call is in the database, durable or not yet
-        r = d.get("/v1/counters/" + counter, token=counter_token(counter))
-        return r.status == 200 and r.json["current"] is not None
-
     gate.write_text("")
     late = None
     try:
         callers = [threading.Thread(target=call, args=(k,), daemon=True)
                    for k in ("cua-nam-1", "cua-nam-2")]
         callers[0].start()
-        assert wait_for(lambda: written("cua-nam-1"), 5)
+        assert wait_for(lambda: call_written(d, "cua-nam-1"), 5)
         callers[1].start()  # while the first call's sync is under way
-        assert wait_for(lambda: written("cua-nam-2"), 5)
+        assert wait_for(lambda: call_written(d, "cua-nam-2"), 5)
         late = open_stream(d, last_event_id=0)  # a display that (re)connects now
         b = board(d)
         assert b["calls"] == before["calls"] and b["seq"] == before["seq"], b

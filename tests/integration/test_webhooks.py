@@ -21,8 +21,8 @@ import time
 
 import pytest
 
-from conftest import (assert_error, big_catalogue, call_next, catalogue, cli, counter_token, free_port,
-                      metric, preload_daemon, wait_for, T, instant)
+from conftest import (assert_error, big_catalogue, call_next, catalogue, cli, free_port,
+                      metric, preload_daemon, wait_for, T, instant, call_written)
 
 TUESDAY = "2026-11-24"
 EVENTS = ["ticket.called", "ticket.near", "booking.expired"]
@@ -556,19 +556,15 @@ def test_a_delivery_waits_for_its_own_change_to_be_durable(make_daemon, receiver
     def call(counter):
         answered[counter] = d.counter(counter, "call-next")
 
-    def written(counter):                   # its call is in the database, durable or not yet
-        r = d.get("/v1/counters/" + counter, token=counter_token(counter))
-        return r.status == 200 and r.json["current"] is not None
-
     callers = [threading.Thread(target=call, args=(k,), daemon=True)
                for k in ("cua-nam-2", "cua-nam-3")]
     try:
         callers[0].start()
-        assert wait_for(lambda: written("cua-nam-2"), 5)
+        assert wait_for(lambda: call_written(d, "cua-nam-2"), 5)
         assert wait_for(lambda: (tmp_path / "gate.n").exists(), 5)
         x_sync = int((tmp_path / "gate.n").read_text())
         callers[1].start()
-        assert wait_for(lambda: written("cua-nam-3"), 5)
+        assert wait_for(lambda: call_written(d, "cua-nam-3"), 5)
         (tmp_path / "gate.release").write_text(str(x_sync))
         rec.wait("ticket.called", x["code"])
         assert nothing_more(lambda: rec.deliveries("ticket.called", y["code"]), 1.5), rec.all()
