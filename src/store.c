@@ -507,18 +507,17 @@ static int
 slot_taken(const char *point, const char *service, const char *date, int start)
 {
 	static sqlite3_stmt *s;
-	sqlite3_stmt *st = db_static(
-	    &s, "SELECT count(*) FROM ticket WHERE point = :p AND booked_service = :s AND date = :d "
-	        "AND start_min = :start AND kind = 'booking' AND status != 'cancelled'");
-	int n = -1;
+	sqlite3_stmt *st = db_static(&s, "SELECT booked FROM slot_count WHERE point = :p AND "
+	                                 "service = :s AND date = :d AND start_min = :start");
+	int n = -1, rc;
 	if (st == NULL)
 		return -1;
 	db_bind_text_kept(st, ":p", point);
 	db_bind_text_kept(st, ":s", service);
 	db_bind_text_kept(st, ":d", date);
 	db_bind_int(st, ":start", start);
-	if (db_step(st) == 1)
-		n = sqlite3_column_int(st, 0);
+	if ((rc = db_step(st)) >= 0)
+		n = rc == 1 ? sqlite3_column_int(st, 0) : 0; /* no row: nobody holds it yet */
 	sqlite3_reset(st);
 	return n;
 }
@@ -786,8 +785,8 @@ store_slot_counts(const char *point, const char *service, int day, const int *st
 	static sqlite3_stmt *s;
 	char date[11];
 	sqlite3_stmt *st = db_static(
-	    &s, "SELECT start_min, count(*) FROM ticket WHERE point = :p AND booked_service = :s AND "
-	        "date = :d AND kind = 'booking' AND status != 'cancelled' GROUP BY start_min");
+	    &s, "SELECT start_min, booked FROM slot_count WHERE point = :p AND service = :s AND "
+	        "date = :d");
 	int rc;
 	if (st == NULL)
 		return -1;

@@ -434,6 +434,78 @@ end_of_day_expires_what_waits(void **state)
 	assert_int_equal(t.status, ST_EXPIRED);
 }
 
+/* Slots whose kept count differs from the bookings (not cancelled) that hold them. */
+static int
+slot_counts_astray(void)
+{
+	sqlite3_stmt *st;
+	assert_int_equal(
+	    sqlite3_prepare_v2(db_handle(),
+	                       "SELECT count(*) FROM (SELECT point, booked_service AS service, date, "
+	                       "start_min, count(*) AS n FROM ticket WHERE kind = 'booking' AND "
+	                       "status != 'cancelled' AND start_min IS NOT NULL GROUP BY 1, 2, 3, 4) b FULL JOIN slot_count c "
+	                       "USING (point, service, date, start_min) WHERE coalesce(b.n, 0) != "
+	                       "coalesce(c.booked, 0)",
+	                       -1, &st, NULL),
+	    SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	int n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
+/* The bookings holding each of SERVICE's first slots today, as availability reads them. */
+static void
+expect_held(const char *service, int at_0800, int at_0830, int at_0900)
+{
+	static const int starts[3] = {8 * 60, 8 * 60 + 30, 9 * 60};
+	int counts[3];
+	assert_int_equal(store_slot_counts("cua-nam", service, TODAY, starts, counts, 3), 0);
+	assert_int_equal(counts[0], at_0800);
+	assert_int_equal(counts[1], at_0830);
+	assert_int_equal(counts[2], at_0900);
+}
+
+/*
+ * A slot's count follows every booking in and out of it: made, cancelled, moved to another
+ * start or day; check-ins, calls, ends and expiry leave it, as a booking served or missed
+ * still took its place. Walk-ins hold no slot.
+ */
+static void
+slot_counts_follow_the_bookings(void **state)
+{
+	(void)state;
+	struct ticket t;
+	const struct service *ks = point_service(point(), "khai-sinh");
+	struct ticket a = book(citizen(1), "cu-tru", "08:00");
+	struct ticket b = book(citizen(2), "cu-tru", "08:00");
+	book(citizen(3), "cu-tru", "08:30");
+	walkin("khai-sinh", NULL, "07:10");
+	expect_held("cu-tru", 2, 1, 0);
+	expect_held("khai-sinh", 0, 0, 0);
+	assert_int_equal(store_cancel(a.code, "ihanoi", at("07:11"), &t), E_OK);
+	expect_held("cu-tru", 1, 1, 0);
+	assert_int_equal(store_reschedule(b.code, point_service(point(), "cu-tru"), TODAY, 9 * 60,
+	                                  9 * 60 + 30, "ihanoi", at("07:12"), &t),
+	                 E_OK);
+	expect_held("cu-tru", 0, 1, 1);
+	assert_int_equal(store_checkin(point(), b.code, "kiosk", at("08:50"), &t), E_OK);
+	assert_int_equal(store_call_next(counter("quay-a"), "quay-a", at("09:00"), &t), E_OK);
+	assert_string_equal(t.code, b.code);
+	assert_int_equal(store_finish(counter("quay-a"), ST_SERVED, "quay-a", at("09:10"), &t), E_OK);
+	expect_held("cu-tru", 0, 1, 1);
+	struct ticket c = book(citizen(4), "khai-sinh", "08:30");
+	expect_held("khai-sinh", 0, 1, 0);
+	assert_int_equal(store_reschedule(c.code, ks, TODAY + 1, 8 * 60 + 30, 9 * 60, "ihanoi",
+	                                  at("07:14"), &t),
+	                 E_OK);
+	expect_held("khai-sinh", 0, 0, 0);
+	/* Bookings expiring still hold their place. */
+	assert_true(store_expire_due(on(TODAY + 1, "00:00"), ICT) >= 1);
+	expect_held("cu-tru", 0, 1, 1);
+	assert_int_equal(slot_counts_astray(), 0);
+}
+
 /* How many deliveries of EVENT about the ticket CODE are stored for the hook at URL. */
 static int
 deliveries(const char *url, const char *event, const char *code)
@@ -916,6 +988,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(no_shows_suspend_within_their_window, setup,
 	                                    unit_db_teardown),
 	    cmocka_unit_test_setup_teardown(booking_scans_nothing_whole, setup, unit_db_teardown),
+	    cmocka_unit_test_setup_teardown(slot_counts_follow_the_bookings, setup, unit_db_teardown),
 	    cmocka_unit_test_setup_teardown(webhook_deliveries_follow_their_changes, setup_hooks,
 	                                    unit_db_teardown),
 	    cmocka_unit_test(webhook_retries_back_off),
