@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <utf8proc.h>
 
 #include "reply.h"
 
@@ -140,6 +141,27 @@ error_body(enum err e, const char *field, const char *message)
 	return json_pack("{s:o}", "error", o);
 }
 
+/*
+ * Makes S valid UTF-8 in place: a message quotes what the client sent (an id, a value), which
+ * may be any bytes, and may have been cut inside a character. Each byte that starts no valid
+ * character becomes '?'.
+ */
+static void
+utf8_clean(char *s)
+{
+	utf8proc_int32_t c;
+	size_t n = strlen(s);
+	for (size_t i = 0; i < n;) {
+		utf8proc_ssize_t len = utf8proc_iterate((const utf8proc_uint8_t *)s + i,
+		                                        (utf8proc_ssize_t)(n - i), &c);
+		if (len > 0 && c != 0) {
+			i += (size_t)len;
+		} else {
+			s[i++] = '?';
+		}
+	}
+}
+
 void
 reply_error(struct req *r, enum err e, const char *field, const char *fmt, ...)
 {
@@ -149,6 +171,10 @@ reply_error(struct req *r, enum err e, const char *field, const char *fmt, ...)
 		va_start(ap, fmt);
 		vsnprintf(msg, sizeof msg, fmt, ap);
 		va_end(ap);
+		utf8_clean(msg);
 	}
-	reply_json(r, errors[e].status, error_body(e, field, fmt ? msg : NULL));
+	json_t *body = error_body(e, field, fmt ? msg : NULL);
+	if (body == NULL) /* out of memory: the table's own message may still fit */
+		body = error_body(e, NULL, NULL);
+	reply_json(r, errors[e].status, body);
 }

@@ -143,6 +143,28 @@ def test_error_bodies_are_never_empty_or_html(daemon):
     assert cases[5].json["error"]["field"] == "citizen_id"
 
 
+def test_an_error_quoting_bytes_that_are_not_utf8_is_still_json(daemon):
+    """The message of a 404 quotes the id asked for: an id of any bytes, or one long enough to
+    be cut inside a character, still gets the JSON error, as valid UTF-8."""
+    long_id = "a" + "é" * 200          # cut at 256 bytes in the middle of an "é"
+    cases = [
+        daemon.get("/v1/points/%ff"),
+        daemon.get("/v1/tickets/%ff%fe"),
+        daemon.get("/v1/points/cua-nam/availability?service=%ff"),
+        daemon.get("/v1/points/a" + "%c3%a9" * 150),
+        daemon.post("/v1/bookings", booking_body("001234567890", point=long_id), token=APP),
+        daemon.post("/v1/points/cua-nam/tickets", {"service": long_id},
+                    token=kiosk_token("cua-nam")),
+    ]
+    for r in cases:
+        assert r.status == 404, r
+        assert r.headers["content-type"].startswith("application/json"), r.headers
+        assert r.json["error"]["code"] == "not_found", r
+        assert isinstance(r.json["error"]["message"], str), r
+    # a booking for no point made nothing
+    assert daemon.get("/v1/bookings?citizen_id=001234567890", token=APP).json["bookings"] == []
+
+
 def limited_config():
     cfg = catalogue()
     cfg["rate_limit"] = {"per_ip_per_second": 1, "burst": 2}
