@@ -11,4 +11,8 @@ int clock_is_test(void);
 /* Only under a test clock: move it to T. */
 void clock_set(int64_t t);
 
+/* Whether T may be the test clock: from 2000-01-01 to before 9999-01-01 (UTC), the years the
+ * dates' four digits write whatever the offset. */
+int clock_in_range(int64_t t);
+
 #endif

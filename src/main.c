@@ -206,9 +206,9 @@ main(int argc, char **argv)
 			check = 1;
 			break;
 		case 't':
-			if (instant_parse(optarg, &test_start) || test_start == 0) {
+			if (instant_parse(optarg, &test_start) || !clock_in_range(test_start)) {
 				fprintf(stderr, "hangdoid: --test-clock: must be an instant like "
-				                "2026-11-23T08:00:00+07:00\n");
+				                "2026-11-23T08:00:00+07:00, from 2000 to 9998\n");
 				return 1;
 			}
 			break;

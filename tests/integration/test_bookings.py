@@ -1017,7 +1017,10 @@ def test_the_clock_is_admin_only(daemon):
     assert_error(d.request("PUT", "/v1/admin/clock", body), 401, "unauthorized")
     for token in (APP, kiosk_token("cua-nam"), counter_token("cua-nam-1")):
         assert_error(d.request("PUT", "/v1/admin/clock", body, token=token), 403, "forbidden")
-    for bad in ({}, {"now": "tomorrow"}, {"now": 5}, {"now": "2026-11-23 09:00"}):
+    # instants the dates cannot write (before 2000, from 9999) are refused like malformed ones
+    for bad in ({}, {"now": "tomorrow"}, {"now": 5}, {"now": "2026-11-23 09:00"},
+                {"now": "1970-01-01T00:00:00Z"}, {"now": "1969-12-31T23:00:00-05:00"},
+                {"now": "9999-12-31T23:59:59-14:00"}):
         assert_error(d.request("PUT", "/v1/admin/clock", bad, token=ADMIN), 400, "invalid_field",
                      "now")
     assert d.get("/v1/health").json["now"].startswith("2026-11-23T08:0")

@@ -424,6 +424,8 @@ def test_command_line(tmp_path):
     port = int(cfg["listen"].rsplit(":", 1)[1])
     for args in (["--config", path, "--test-clock", "tomorrow"],
                  ["--config", path, "--test-clock", "2026-11-23T08:00:00"],
+                 ["--config", path, "--test-clock", "1970-01-01T00:00:00Z"],
+                 ["--config", path, "--test-clock", "9999-06-01T00:00:00Z"],
                  ["--config", path, "--no-such-option"],
                  []):
         r = cli(*args, timeout=30)
