@@ -49,8 +49,23 @@ static void
 stream(struct req *r)
 {
 	const struct point *p = path_point(r);
-	if (p)
+	if (p == NULL)
+		return;
+	if (r->method != M_HEAD) {
 		events_stream(r, p->id);
+		return;
+	}
+	/* A HEAD gets the stream's headers and no body: a stream's chunked framing would add one. */
+	r->response = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+	if (r->response == NULL) {
+		reply_error(r, E_UNAVAILABLE, NULL, "out of memory");
+		return;
+	}
+	MHD_add_response_header(r->response, MHD_HTTP_HEADER_CONTENT_TYPE,
+	                        "text/event-stream; charset=utf-8");
+	MHD_add_response_header(r->response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	r->status = 200;
+	r->replied = 1;
 }
 
 /* Serves an embedded file of web/. */

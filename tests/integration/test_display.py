@@ -389,6 +389,33 @@ def test_long_poll_behind_the_latest_call_answers_at_once(daemon):
 # The event stream
 
 
+def test_head_of_a_stream_is_its_headers_only(daemon):
+    """HEAD on the event stream: its status and type and no body, so that the next answer on
+    the connection starts right after its headers (a chunk terminator there would be read as
+    the next answer's status line)."""
+    s = socket.create_connection(("127.0.0.1", daemon.port), timeout=5)
+    try:
+        s.sendall(b"HEAD /v1/points/cua-nam/events HTTP/1.1\r\nHost: t\r\n\r\n")
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = s.recv(4096)
+            assert chunk, data
+            data += chunk
+        head, rest = data.split(b"\r\n\r\n", 1)
+        assert head.startswith(b"HTTP/1.1 200 "), head
+        assert b"content-type: text/event-stream" in head.lower(), head
+        s.sendall(b"GET /v1/health HTTP/1.1\r\nHost: t\r\n\r\n")
+        deadline = time.monotonic() + 5
+        while b"\"status\"" not in rest and time.monotonic() < deadline:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            rest += chunk
+        assert rest.startswith(b"HTTP/1.1 200 "), rest[:80]
+    finally:
+        s.close()
+
+
 def test_stream_framing_ids_and_recalls(daemon):
     d = daemon
     walkins(d, 2)
