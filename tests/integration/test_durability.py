@@ -274,6 +274,47 @@ def test_the_database_file(make_daemon):
         con.close()
 
 
+def test_the_slot_count_migration_counts_the_bookings_already_made(make_daemon):
+    """sql/0005 keeps each slot's count in a table: on a database made before it, the
+    migration counts the bookings there, so availability and the capacity check stay exact."""
+    d = make_daemon()
+
+    def held(daemon):
+        r = daemon.get("/v1/points/cua-nam/availability?service=cu-tru&date=" + TUESDAY)
+        assert r.status == 200, r
+        return {s["start"]: s["booked"] for s in r.json["days"][0]["slots"]}
+
+    codes = []
+    for i in range(3):                                   # 07:30 full (capacity 3)
+        r = d.book("0790%08d" % i, date=TUESDAY, start="07:30")
+        assert r.status == 201, r
+        codes.append(r.json["code"])
+    for i in range(3, 5):
+        assert d.book("0790%08d" % i, date=TUESDAY, start="08:00").status == 201
+    assert d.request("DELETE", "/v1/bookings/" + codes[0], token=APP).status == 200
+    r = d.request("PATCH", "/v1/bookings/" + codes[1], {"date": TUESDAY, "start": "08:30"},
+                  token=APP)
+    assert r.status == 200, r
+    before = held(d)
+    assert (before["07:30"], before["08:00"], before["08:30"]) == (1, 2, 1), before
+    assert d.stop() == 0
+
+    # the database as it was before sql/0005
+    con = sqlite3.connect(d.config["database"])
+    try:
+        con.executescript("DROP TRIGGER slot_count_book; DROP TRIGGER slot_count_move; "
+                          "DROP TABLE slot_count; PRAGMA user_version = 4;")
+    finally:
+        con.close()
+
+    d2 = restart(make_daemon, d)
+    assert held(d2) == before
+    # the capacity check reads the migrated counts: 08:00 takes one more, then is full
+    assert d2.book("079000000010", date=TUESDAY, start="08:00").status == 201
+    assert_error(d2.book("079000000011", date=TUESDAY, start="08:00"), 409, "slot_full")
+    assert held(d2)["08:00"] == 3
+
+
 # ---------------------------------------------------------------------------------------------
 # A write that cannot reach the disk
 
