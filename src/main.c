@@ -1,5 +1,6 @@
 /* main.c: arguments, signals, start and ordered shutdown. */
 #include <errno.h>
+#include <curl/curl.h>
 #include <getopt.h>
 #include <netdb.h>
 #include <openssl/opensslv.h>
@@ -48,9 +49,9 @@ usage(FILE *f)
 static void
 version(void)
 {
-	printf("hangdoid %s\nlibmicrohttpd %s\nlibuv %s\nsqlite %s\njansson %s\n%s\n", HANGDOI_VERSION,
-	       MHD_get_version(), uv_version_string(), sqlite3_libversion(), jansson_version_str(),
-	       OPENSSL_VERSION_TEXT);
+	printf("hangdoid %s\nlibmicrohttpd %s\nlibuv %s\nsqlite %s\njansson %s\n%s\n%s\n",
+	       HANGDOI_VERSION, MHD_get_version(), uv_version_string(), sqlite3_libversion(),
+	       jansson_version_str(), OPENSSL_VERSION_TEXT, curl_version());
 }
 
 static void

@@ -835,6 +835,7 @@ def test_version(daemon):
     assert d_version(daemon) in first
     for lib in ("libmicrohttpd", "libuv", "sqlite", "jansson", "OpenSSL"):
         assert re.search(r"(?im)^%s\S*\s+v?\d+\.\d+" % lib, out), (lib, out)
+    assert re.search(r"(?m)^libcurl/\d+\.\d+", out), out
 
 
 def d_version(d):
