@@ -263,6 +263,12 @@ def test_the_database_file(make_daemon):
         refs = {(t, r[2]) for t in tables for r in con.execute("PRAGMA foreign_key_list(%s)" % t)}
         assert ("event", "ticket") in refs, refs
         assert con.execute("PRAGMA foreign_key_check").fetchall() == []
+        # a point's day (its list, its statistics) is read from an index on both, not from
+        # every ticket the point ever had
+        plan = " ".join(r[3] for r in con.execute(
+            "EXPLAIN QUERY PLAN SELECT id FROM ticket WHERE point = 'cua-nam' AND date = ?",
+            (TUESDAY,)))
+        assert "point=? AND date=?" in plan, plan
         # the citizen's booking can be found only through the keyed hash, never the id
         rows = con.execute("SELECT * FROM ticket").fetchall()
         assert len(rows) == 4
@@ -299,11 +305,13 @@ def test_the_slot_count_migration_counts_the_bookings_already_made(make_daemon):
     assert (before["07:30"], before["08:00"], before["08:30"]) == (1, 2, 1), before
     assert d.stop() == 0
 
-    # the database as it was before sql/0005
+    # the database as it was before sql/0005 (and 0006, which follows it)
     con = sqlite3.connect(d.config["database"])
     try:
         con.executescript("DROP TRIGGER slot_count_book; DROP TRIGGER slot_count_move; "
-                          "DROP TABLE slot_count; PRAGMA user_version = 4;")
+                          "DROP TABLE slot_count; DROP INDEX ticket_day; "
+                          "CREATE INDEX ticket_slot ON ticket (point, booked_service, date, "
+                          "start_min, kind, status); PRAGMA user_version = 4;")
     finally:
         con.close()
 
