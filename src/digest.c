@@ -2,7 +2,8 @@
  * digest.c: SHA-256 and HMAC-SHA-256 from libcrypto. The algorithms are fetched once and the
  * keyed HMAC state is kept and duplicated per message: OpenSSL 3's one-shot calls look the
  * algorithm up in the provider on every call, which costs more than the hashing of a short
- * message. Used by the loop thread only.
+ * message. A few keys are kept so (the citizen id secret, each webhook's): used in turn, none
+ * is made again. Used by the loop thread only.
  */
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -14,9 +15,13 @@
 static EVP_MD *sha256;
 static EVP_MD_CTX *md_ctx;
 static EVP_MAC *hmac;
-static EVP_MAC_CTX *keyed; /* initialised with KEY, never used directly: duplicated */
-static unsigned char *key;
-static size_t key_len;
+#define KEYS_MAX 8
+static struct keyed {
+	EVP_MAC_CTX *ctx; /* initialised with KEY, never used directly: duplicated */
+	unsigned char *key;
+	size_t len;
+} keys[KEYS_MAX];
+static unsigned next_key; /* the entry a new key takes when all are used */
 
 static void
 hex(const unsigned char md[32], char out[65])
@@ -69,17 +74,21 @@ digest_sha256_bytes(const void *data, size_t len, unsigned char md[32])
 	return sha(parts, &len, 1, 0, md);
 }
 
-/* The keyed state for K, made again only when the key changes (a reload may change it). */
+static void
+keyed_free(struct keyed *e)
+{
+	EVP_MAC_CTX_free(e->ctx);
+	OPENSSL_clear_free(e->key, e->len);
+	*e = (struct keyed){0};
+}
+
+/* The keyed state for K, made only when K is not among the keys kept (a reload may change them). */
 static EVP_MAC_CTX *
 keyed_for(const void *k, size_t len)
 {
-	if (keyed && len == key_len && CRYPTO_memcmp(k, key, len) == 0)
-		return keyed;
-	EVP_MAC_CTX_free(keyed);
-	keyed = NULL;
-	OPENSSL_clear_free(key, key_len);
-	key = NULL;
-	key_len = 0;
+	for (int i = 0; i < KEYS_MAX; i++)
+		if (keys[i].ctx && keys[i].len == len && CRYPTO_memcmp(k, keys[i].key, len) == 0)
+			return keys[i].ctx;
 	if (hmac == NULL && (hmac = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL)
 		return NULL;
 	OSSL_PARAM params[] = {
@@ -94,10 +103,10 @@ keyed_for(const void *k, size_t len)
 		return NULL;
 	}
 	memcpy(copy, k, len);
-	keyed = c;
-	key = copy;
-	key_len = len;
-	return keyed;
+	struct keyed *e = &keys[next_key++ % KEYS_MAX];
+	keyed_free(e);
+	*e = (struct keyed){c, copy, len};
+	return c;
 }
 
 int
@@ -123,13 +132,11 @@ digest_free(void)
 {
 	EVP_MD_CTX_free(md_ctx);
 	EVP_MD_free(sha256);
-	EVP_MAC_CTX_free(keyed);
+	for (int i = 0; i < KEYS_MAX; i++)
+		keyed_free(&keys[i]);
 	EVP_MAC_free(hmac);
-	OPENSSL_clear_free(key, key_len);
 	md_ctx = NULL;
 	sha256 = NULL;
-	keyed = NULL;
 	hmac = NULL;
-	key = NULL;
-	key_len = 0;
+	next_key = 0;
 }

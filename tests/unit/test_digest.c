@@ -63,6 +63,29 @@ hmac_follows_the_key(void **state)
 	digest_free();
 }
 
+/* More keys in turn than are kept (the citizen secret and each webhook's): each still signs as
+ * itself, kept or made again. */
+static void
+hmac_of_many_keys_in_turn(void **state)
+{
+	(void)state;
+	char first[12][65], again[65], key[16];
+	for (int round = 0; round < 3; round++)
+		for (int i = 0; i < 12; i++) {
+			snprintf(key, sizeof key, "key-%02d", i);
+			assert_int_equal(digest_hmac(key, strlen(key), "the same body", again), 0);
+			if (round == 0)
+				memcpy(first[i], again, sizeof again);
+			else
+				assert_string_equal(again, first[i]);
+			for (int j = 0; round == 0 && j < i; j++)
+				assert_string_not_equal(first[i], first[j]);
+		}
+	assert_int_equal(digest_hmac("Jefe", 4, "what do ya want for nothing?", again), 0);
+	assert_string_equal(again, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+	digest_free();
+}
+
 int
 main(void)
 {
@@ -71,6 +94,7 @@ main(void)
 	    cmocka_unit_test(parts_are_joined_by_a_bar),
 	    cmocka_unit_test(state_is_reused_and_freed),
 	    cmocka_unit_test(hmac_follows_the_key),
+	    cmocka_unit_test(hmac_of_many_keys_in_turn),
 	};
 	return cmocka_run_group_tests_name("digest", tests, NULL, NULL);
 }
