@@ -49,6 +49,7 @@ static CURLM *multi;
 static uv_timer_t curl_timer, due_timer;
 static struct flight flights[MAX_FLIGHT];
 static int nflights, ready;
+static int held_back; /* on_due left a due delivery for its URL's flights to end */
 static struct sock *socks;
 static int64_t next_id;  /* the number the next delivery takes; 0 until read */
 static int64_t durable; /* every delivery numbered up to this is on disk, or was never kept */
@@ -179,8 +180,10 @@ take(const struct delivery *d, void *arg)
 		return 1;
 	for (int i = 0; i < nflights; i++)
 		same += strcmp(flights[i].url, d->url) == 0;
-	if (same >= PER_URL)
+	if (same >= PER_URL) {
+		held_back = 1;
 		return 0;
+	}
 	struct flight *f = &flights[nflights++];
 	*f = (struct flight){.id = d->id, .created_at = d->created_at, .attempts = d->attempts + 1};
 	snprintf(line, sizeof line, "X-Hangdoi-Event: %s", d->event);
@@ -232,6 +235,7 @@ on_due(uv_timer_t *t)
 	(void)t;
 	int64_t skip[MAX_FLIGHT];
 	int from = nflights;
+	held_back = 0;
 	in_flight(skip);
 	if (nflights < MAX_FLIGHT &&
 	    store_deliveries_due(clock_now(), durable, skip, LOOK_AHEAD, take, NULL))
@@ -243,12 +247,9 @@ on_due(uv_timer_t *t)
 			i--; /* the last flight, not started either, moved here */
 		}
 	}
-	/* With a URL's flights all taken, rows due for it would wake this at once: an end does. */
-	for (int i = 0; i < nflights; i++)
-		for (int j = 0, same = 0; j < nflights; j++)
-			if ((same += strcmp(flights[i].url, flights[j].url) == 0) >= PER_URL)
-				return;
-	rearm();
+	/* A due delivery left behind would wake this again at once: an end of its URL's does. */
+	if (!held_back)
+		rearm();
 }
 
 /* Records how F's attempt ended: RESULT and STATUS (0 for no answer). */
