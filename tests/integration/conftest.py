@@ -370,6 +370,43 @@ def metric(d, name, **labels):
     return samples[key]
 
 
+# A shim for preload_daemon: the daemon's fdatasync, held or failed by files (each variable
+# optional):
+# - while $SYNC_FAILS exists, it fails with EIO;
+# - while $SYNC_GATE exists, the Nth waits (30 s at most) unless N <= the number written in
+#   $SYNC_GATE.release; each writes its N to $SYNC_GATE.n as it begins.
+SYNC_SHIM = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+int fdatasync(int fd) {
+    static int (*real)(int);
+    static int count;
+    const char *fails = getenv("SYNC_FAILS"), *gate = getenv("SYNC_GATE");
+    if (!real) real = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
+    if (fails && access(fails, F_OK) == 0) { errno = EIO; return -1; }
+    if (gate) {
+        char released[512], began[512];
+        int me = __atomic_add_fetch(&count, 1, __ATOMIC_SEQ_CST);
+        snprintf(released, sizeof released, "%s.release", gate);
+        snprintf(began, sizeof began, "%s.n", gate);
+        FILE *f = fopen(began, "w");
+        if (f) { fprintf(f, "%d\n", me); fclose(f); }
+        for (int i = 0; i < 3000 && access(gate, F_OK) == 0; i++) {
+            int upto = 0;
+            if ((f = fopen(released, "r"))) { if (fscanf(f, "%d", &upto) != 1) upto = 0; fclose(f); }
+            if (me <= upto) break;
+            usleep(10000);
+        }
+    }
+    return real(fd);
+}
+"""
+
+
 def preload_daemon(make_daemon, tmp_path, monkeypatch, shim_c, env):
     """A daemon started with the C source SHIM_C built and LD_PRELOADed, and ENV (a dict) set
     for it: a shim wraps a system call to hold it, slow it or log it."""

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from conftest import (MONDAY, assert_error, call_next, catalogue, counter_token, held, metric,
-                      preload_daemon, read_response, restart, wait_for, call_written)
+                      preload_daemon, read_response, restart, wait_for, call_written, SYNC_SHIM)
 
 INSTANT = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d$")
 CALL_FIELDS = {"seq", "number", "service", "counter", "counter_name", "called_at", "recall"}
@@ -709,32 +709,10 @@ def test_calls_made_at_the_same_moment_all_reach_the_displays(daemon):
         s.close()
 
 
-HELD_SYNC_C = r"""
-#define _GNU_SOURCE
-#include <dlfcn.h>
-#include <stdlib.h>
-#include <unistd.h>
-
-/* fdatasync, held while the file named by HANGDOI_TEST_HELD_SYNC exists (30 s at most). */
-int
-fdatasync(int fd)
-{
-	static int (*real)(int);
-	const char *gate = getenv("HANGDOI_TEST_HELD_SYNC");
-	if (real == NULL)
-		real = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
-	for (int i = 0; gate && i < 3000 && access(gate, F_OK) == 0; i++)
-		usleep(10000);
-	return real(fd);
-}
-"""
-
-
 def held_disk_daemon(make_daemon, tmp_path, monkeypatch):
     """A daemon whose syncs wait while the returned file exists (an LD_PRELOAD shim)."""
     gate = tmp_path / "gate"
-    d = preload_daemon(make_daemon, tmp_path, monkeypatch, HELD_SYNC_C,
-                       {"HANGDOI_TEST_HELD_SYNC": str(gate)})
+    d = preload_daemon(make_daemon, tmp_path, monkeypatch, SYNC_SHIM, {"SYNC_GATE": str(gate)})
     return d, gate
 
 

@@ -22,7 +22,7 @@ import time
 import pytest
 
 from conftest import (assert_error, big_catalogue, call_next, catalogue, cli, free_port,
-                      metric, preload_daemon, wait_for, T, instant, call_written)
+                      metric, preload_daemon, SYNC_SHIM, wait_for, T, instant, call_written)
 
 TUESDAY = "2026-11-24"
 EVENTS = ["ticket.called", "ticket.near", "booking.expired"]
@@ -468,29 +468,12 @@ def test_a_delivery_survives_kill_9_while_the_receiver_is_down(make_daemon, rece
     assert all(g.body == got[0].body for g in rec.all()), rec.all()
 
 
-# fdatasync fails while the file named by $SYNC_FAILS exists.
-FAILING_SYNC = r"""
-#define _GNU_SOURCE
-#include <dlfcn.h>
-#include <errno.h>
-#include <stdlib.h>
-#include <unistd.h>
-int fdatasync(int fd) {
-    static int (*real)(int);
-    const char *gate = getenv("SYNC_FAILS");
-    if (!real) real = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
-    if (gate && access(gate, F_OK) == 0) { errno = EIO; return -1; }
-    return real(fd);
-}
-"""
-
-
 def test_a_change_whose_sync_fails_is_not_posted_while_refused(make_daemon, receiver, tmp_path,
                                                                monkeypatch):
     rec = receiver()
     gate = tmp_path / "sync-fails"
     d = preload_daemon(lambda: make_daemon(hooked(hook(rec.url(), ["ticket.called"]))),
-                       tmp_path, monkeypatch, FAILING_SYNC, {"SYNC_FAILS": str(gate)})
+                       tmp_path, monkeypatch, SYNC_SHIM, {"SYNC_FAILS": str(gate)})
     w = walked_in(d)
     gate.write_text("")
     # the call's commit cannot be synced: refused, and nobody is told of it
@@ -509,36 +492,6 @@ def test_a_change_whose_sync_fails_is_not_posted_while_refused(make_daemon, rece
         assert nothing_more(lambda: rec.all(), 2.0), rec.all()
 
 
-# The Nth fdatasync waits while the file $SYNC_GATE exists, unless N <= the number written in
-# $SYNC_GATE.release; each writes its N to $SYNC_GATE.n as it begins.
-NUMBERED_SYNC = r"""
-#define _GNU_SOURCE
-#include <dlfcn.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <unistd.h>
-int fdatasync(int fd) {
-    static int (*real)(int);
-    static int count;
-    const char *gate = getenv("SYNC_GATE");
-    char released[512], began[512];
-    if (!real) real = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
-    int me = __atomic_add_fetch(&count, 1, __ATOMIC_SEQ_CST);
-    snprintf(released, sizeof released, "%s.release", gate);
-    snprintf(began, sizeof began, "%s.n", gate);
-    FILE *f = fopen(began, "w");
-    if (f) { fprintf(f, "%d\n", me); fclose(f); }
-    for (int i = 0; i < 3000 && access(gate, F_OK) == 0; i++) {   /* 30 s at most */
-        int upto = 0;
-        if ((f = fopen(released, "r"))) { if (fscanf(f, "%d", &upto) != 1) upto = 0; fclose(f); }
-        if (me <= upto) break;
-        usleep(10000);
-    }
-    return real(fd);
-}
-"""
-
-
 def test_a_delivery_waits_for_its_own_change_to_be_durable(make_daemon, receiver, tmp_path,
                                                            monkeypatch):
     # Call X's sync is let through while call Y, written during it, waits in the next one: X's
@@ -546,7 +499,7 @@ def test_a_delivery_waits_for_its_own_change_to_be_durable(make_daemon, receiver
     rec = receiver()
     gate = tmp_path / "gate"
     d = preload_daemon(lambda: make_daemon(hooked(hook(rec.url(), ["ticket.called"]))),
-                       tmp_path, monkeypatch, NUMBERED_SYNC, {"SYNC_GATE": str(gate)})
+                       tmp_path, monkeypatch, SYNC_SHIM, {"SYNC_GATE": str(gate)})
     x = walked_in(d, service="cu-tru")
     y = walked_in(d, service="khai-sinh")
     (tmp_path / "gate.release").write_text("0")
