@@ -1416,9 +1416,9 @@ release_counters(const char *today)
 	return db_exec_static(st) ? E_UNAVAILABLE : E_OK;
 }
 
-/* Idempotency keys are kept 24 hours. */
+/* What is kept for a while only: idempotency keys 24 hours, finished webhook deliveries a week. */
 static enum err
-forget_keys(int64_t now)
+forget_old(int64_t now)
 {
 	static sqlite3_stmt *s, *s_hooks;
 	sqlite3_stmt *st = db_static(&s, "DELETE FROM idempotency WHERE created_at <= :before");
@@ -1444,7 +1444,7 @@ store_expire_due(int64_t now, int offset_min)
 	date_format(local_day(now, offset_min), today);
 	if (db_op_begin())
 		return -1;
-	enum err f = forget_keys(now);
+	enum err f = forget_old(now);
 	db_op_end(f == E_OK);
 	do {
 		n = 0;
