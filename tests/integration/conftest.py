@@ -301,6 +301,27 @@ class Daemon:
         return self.post("/v1/points/%s/tickets" % point, body, token=kiosk_token(point))
 
 
+def public_ticket(d, code):
+    """GET /v1/tickets/{code}: the public view of a ticket."""
+    r = d.get("/v1/tickets/" + code)
+    assert r.status == 200, r
+    return r.json
+
+
+def walked_in(d, service="cu-tru", point="cua-nam", **kw):
+    """A walk-in issued at POINT's kiosk: the ticket as the kiosk got it."""
+    r = d.walkin(service=service, point=point, **kw)
+    assert r.status == 201, r
+    return r.json
+
+
+def booked(d, citizen_id, start, **kw):
+    """A booking of CITIZEN_ID at START (booking_body's fields otherwise): the ticket made."""
+    r = d.book(citizen_id, start=start, **kw)
+    assert r.status == 201, r
+    return r.json
+
+
 def call_next(d, counter):
     """The ticket COUNTER calls next (someone must be waiting)."""
     r = d.counter(counter, "call-next")

@@ -161,6 +161,10 @@ def test_an_error_quoting_bytes_that_are_not_utf8_is_still_json(daemon):
         assert r.headers["content-type"].startswith("application/json"), r.headers
         assert r.json["error"]["code"] == "not_found", r
         assert isinstance(r.json["error"]["message"], str), r
+        # read_response decodes with replacement: a stray byte would show as U+FFFD
+        assert "\ufffd" not in r.raw, r.raw
+    for r in cases[:3]:
+        assert "?" in r.json["error"]["message"], r   # the byte quoted as '?'
     # a booking for no point made nothing
     assert daemon.get("/v1/bookings?citizen_id=001234567890", token=APP).json["bookings"] == []
 

@@ -65,7 +65,7 @@ def raw_request(method, path, body=None, token=None):
     return (head + "\r\n").encode() + data
 
 
-def read_response(sock):
+def read_socket_response(sock):
     r = http.client.HTTPResponse(sock)
     r.begin()
     return r.status, r.read()
@@ -84,7 +84,7 @@ def test_sigterm_answers_the_requests_in_flight_then_exits_0(make_daemon):
         for _ in range(n):
             s = socket.create_connection(("127.0.0.1", d.port), timeout=30)
             s.sendall(raw_request("GET", "/v1/health"))
-            assert read_response(s)[0] == 200
+            assert read_socket_response(s)[0] == 200
             socks.append(s)
         # a display's long-poll, held by the daemon
         poll = socket.create_connection(("127.0.0.1", d.port), timeout=30)
@@ -99,9 +99,9 @@ def test_sigterm_answers_the_requests_in_flight_then_exits_0(make_daemon):
         d.proc.send_signal(signal.SIGTERM)
         answers = []
         for s in socks[:n]:
-            status, body = read_response(s)
+            status, body = read_socket_response(s)
             answers.append((status, json.loads(body)))
-        status, body = read_response(poll)
+        status, body = read_socket_response(poll)
         assert status == 200, body
         assert json.loads(body)["calls"] == []
         rc = d.proc.wait(30)
@@ -303,7 +303,7 @@ def connect_served(port, attempts=50):
         s = socket.create_connection(("127.0.0.1", port), timeout=10)
         try:
             s.sendall(raw_request("GET", "/v1/health"))
-            if read_response(s)[0] == 200:
+            if read_socket_response(s)[0] == 200:
                 return s
         except (OSError, http.client.HTTPException):
             pass
@@ -339,7 +339,7 @@ def test_per_ip_connection_limit(make_daemon):
         # the earlier ones still work
         for s in held:
             s.sendall(raw_request("GET", "/v1/points"))
-            assert read_response(s)[0] == 200
+            assert read_socket_response(s)[0] == 200
         # one closes: a new one is served
         held.pop().close()
         held.append(connect_served(d.port))
@@ -362,12 +362,12 @@ def test_connection_limit(make_daemon):
         assert state in (True, None), state
         for s in held:
             s.sendall(raw_request("GET", "/v1/health"))
-            assert read_response(s)[0] == 200
+            assert read_socket_response(s)[0] == 200
         held.pop().close()
         if state is None:
             # held back: served once a place is free
             extra.settimeout(10)
-            assert read_response(extra)[0] == 200
+            assert read_socket_response(extra)[0] == 200
         else:
             held.append(connect_served(d.port))
     finally:
@@ -401,7 +401,7 @@ def test_idle_connections_are_closed_after_the_timeout(make_daemon):
         # a connection that keeps talking is kept past the timeout
         while time.time() - t0 < 3.5:
             busy.sendall(raw_request("GET", "/v1/health"))
-            assert read_response(busy)[0] == 200
+            assert read_socket_response(busy)[0] == 200
             time.sleep(0.5)
         for w in watchers:
             w.join(30)
@@ -410,7 +410,7 @@ def test_idle_connections_are_closed_after_the_timeout(make_daemon):
             assert data == b"", (name, data)
             assert 1.0 <= after < 20, (name, after)
         busy.sendall(raw_request("GET", "/v1/health"))
-        assert read_response(busy)[0] == 200
+        assert read_socket_response(busy)[0] == 200
     finally:
         for s in (silent, idle, busy):
             s.close()

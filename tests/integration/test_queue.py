@@ -13,7 +13,7 @@ import time
 import pytest
 
 from conftest import (ADMIN, APP, MONDAY, assert_error, call_next, catalogue, counter_token,
-                      kiosk_token, T, instant)
+                      kiosk_token, T, instant, booked, public_ticket, walked_in)
 
 TUESDAY = "2026-11-24"
 THURSDAY = "2026-11-26"   # cua-nam is closed that day
@@ -35,9 +35,7 @@ def ticket(d, code):
 
 
 def status(d, code):
-    r = d.get("/v1/tickets/" + code)
-    assert r.status == 200, r
-    return r.json["status"]
+    return public_ticket(d, code)["status"]
 
 
 def queue(d, point="cua-nam", service=None):
@@ -49,16 +47,6 @@ def queue(d, point="cua-nam", service=None):
     return [t["code"] for t in r.json["tickets"]]
 
 
-def booked(d, who, start, **kw):
-    r = d.book(citizen(who), start=start, **kw)
-    assert r.status == 201, r
-    return r.json["code"]
-
-
-def walked_in(d, service="cu-tru", point="cua-nam", **kw):
-    r = d.walkin(service=service, point=point, **kw)
-    assert r.status == 201, r
-    return r.json["code"]
 
 
 def checked_in(d, code, point="cua-nam"):
@@ -89,7 +77,7 @@ def display_calls(d, point="cua-nam"):
 
 def test_checkin_window_position_and_eta(daemon):
     d = daemon
-    code = booked(d, 1, "09:30")
+    code = booked(d, citizen(1), "09:30")["code"]
     b = ticket(d, code)
     assert (b["status"], b["checkin_from"], b["checkin_until"]) == (
         "booked", T("08:30"), T("10:15")), b
@@ -127,7 +115,7 @@ def test_checkin_window_position_and_eta(daemon):
     assert ticket(d, code)["eta_minutes"] == 12
 
     # khai-sinh has 10-minute tickets and two counters (cua-nam-1, cua-nam-3)
-    k = booked(d, 2, "09:15", service="khai-sinh")
+    k = booked(d, citizen(2), "09:15", service="khai-sinh")["code"]
     t = checked_in(d, k)
     assert (t["position"], t["eta_minutes"]) == (1, 5), t
 
@@ -144,7 +132,7 @@ def test_kiosk_answers_leave_the_dossier_out(daemon):
         codes.append(r.json["code"])
     t = checked_in(d, codes[0])
     assert "dossier_id" not in t and t["citizen_id"] == "********" + citizen(21)[-4:], t
-    w = walked_in(d)
+    w = walked_in(d)["code"]
     assert "dossier_id" not in w, w
     r = d.post("/v1/points/cua-nam/checkin", {"code": codes[1]}, token=ADMIN)
     assert r.status == 200 and r.json["dossier_id"] == "000.00.12.H26-261123-0022", r
@@ -157,10 +145,10 @@ def test_end_of_day_lets_a_counter_go_of_a_ticket_left_called(daemon):
     so left no longer counts among its citizen's active ones."""
     d = daemon
     d.set_clock(T("16:00"))
-    w = walked_in(d, service="khai-sinh")
+    w = walked_in(d, service="khai-sinh")["code"]
     r = d.counter("cua-nam-3", "call-next")
     assert r.status == 200 and r.json["ticket"]["code"] == w, r
-    b = booked(d, 9, "16:30")
+    b = booked(d, citizen(9), "16:30")["code"]
     checked_in(d, b)
     d.set_clock(T("16:30"))
     r = d.counter("cua-nam-1", "call-next")
@@ -169,11 +157,11 @@ def test_end_of_day_lets_a_counter_go_of_a_ticket_left_called(daemon):
     r = d.get("/v1/counters/cua-nam-3", token=counter_token("cua-nam-3"))
     assert r.status == 200 and r.json["current"] is None, r
     board = d.get("/v1/points/cua-nam/display").json
-    assert all(c["current"] is None for c in board["counters"]
-               if c["id"] in ("cua-nam-1", "cua-nam-3")), board
+    current = {c["id"]: c["current"] for c in board["counters"]}
+    assert current["cua-nam-1"] is None and current["cua-nam-3"] is None, board
     assert status(d, w) == "expired" and status(d, b) == "expired"
     assert_error(d.counter("cua-nam-3", "complete"), 409, "invalid_state")
-    today = walked_in(d, service="khai-sinh")
+    today = walked_in(d, service="khai-sinh")["code"]
     r = d.counter("cua-nam-3", "call-next")
     assert r.status == 200 and r.json["ticket"]["code"] == today, r
     # the citizen books up to the limit again: the expired booking is not active
@@ -185,11 +173,11 @@ def test_end_of_day_lets_a_counter_go_of_a_ticket_left_called(daemon):
 
 def test_checkin_refusals(daemon):
     d = daemon
-    code = booked(d, 1, "09:00")
-    late = booked(d, 2, "08:30")             # checks in until 09:15
-    cancelled = booked(d, 3, "09:00")
+    code = booked(d, citizen(1), "09:00")["code"]
+    late = booked(d, citizen(2), "08:30")["code"]             # checks in until 09:15
+    cancelled = booked(d, citizen(3), "09:00")["code"]
     assert d.request("DELETE", "/v1/bookings/" + cancelled, token=APP).status == 200
-    elsewhere = booked(d, 4, "09:00", point="kim-lien")
+    elsewhere = booked(d, citizen(4), "09:00", point="kim-lien")["code"]
 
     # a booking of cua-nam at kim-lien's kiosk, and kim-lien's at cua-nam's
     r = d.checkin(code, point="kim-lien")
@@ -207,7 +195,7 @@ def test_checkin_refusals(daemon):
     assert_error(r, 400, "invalid_field", "code")
     # a cancelled booking, and a walk-in (already waiting), cannot check in
     assert_error(d.checkin(cancelled), 409, "invalid_state")
-    w = walked_in(d)
+    w = walked_in(d)["code"]
     assert_error(d.checkin(w), 409, "invalid_state")
     # the admin may check in at any point
     r = d.post("/v1/points/cua-nam/checkin", {"code": code}, token=ADMIN)
@@ -255,7 +243,7 @@ def test_walkin_tickets_limit_and_priority(daemon):
     assert_error(r, 404, "not_found", "service")
     r = d.post("/v1/points/cua-nam/tickets", {}, token=kiosk_token("cua-nam"))
     assert_error(r, 400, "invalid_field", "service")
-    assert walked_in(d, service="khai-sinh", phone="0912345678")
+    assert walked_in(d, service="khai-sinh", phone="0912345678")["code"]
 
     # the next day counts again from 001, with a fresh limit
     d.set_clock(T("07:31", TUESDAY))
@@ -324,7 +312,7 @@ def test_counter_open_pause_call_complete(daemon):
     r = d.counter("cua-nam-1", "call-next")
     assert r.status == 204 and r.raw == "", r
 
-    w = walked_in(d)
+    w = walked_in(d)["code"]
     r = d.counter("cua-nam-1", "pause")
     assert r.status == 200 and r.json["state"] == "paused", r
     assert d.get("/v1/counters/cua-nam-1", token=ADMIN).json["state"] == "paused"
@@ -349,7 +337,7 @@ def test_counter_open_pause_call_complete(daemon):
     assert [c["current"] for c in point["counters"]] == ["A001", None, None], point
 
     # one ticket at a time
-    w2 = walked_in(d)
+    w2 = walked_in(d)["code"]
     r = d.counter("cua-nam-1", "call-next")
     assert_error(r, 409, "invalid_state")
     r = d.counter("cua-nam-1", "call", {"code": w2})
@@ -374,7 +362,7 @@ def test_counter_open_pause_call_complete(daemon):
 
 def test_recall_up_to_max_calls_then_refused(daemon):
     d = daemon
-    w = walked_in(d)
+    w = walked_in(d)["code"]
     t = call_next(d, "cua-nam-2")
     first = t["called_at"]
     d.set_clock(T("08:05"))
@@ -398,15 +386,15 @@ def test_max_calls_one_allows_no_recall(make_daemon):
     c = catalogue()
     c["max_calls"] = 1
     d = make_daemon(c)
-    walked_in(d)
+    walked_in(d)["code"]
     call_next(d, "cua-nam-2")
     assert_error(d.counter("cua-nam-2", "recall"), 409, "invalid_state")
 
 
 def test_park_and_call_back_by_code(daemon):
     d = daemon
-    w1 = walked_in(d)
-    w2 = walked_in(d)
+    w1 = walked_in(d)["code"]
+    w2 = walked_in(d)["code"]
     assert call_next(d, "cua-nam-2")["code"] == w1
     assert d.counter("cua-nam-2", "recall").status == 200
     r = d.counter("cua-nam-2", "park")
@@ -437,9 +425,9 @@ def test_park_and_call_back_by_code(daemon):
 
 def test_call_a_waiting_ticket_out_of_order(daemon):
     d = daemon
-    first = walked_in(d)
+    first = walked_in(d)["code"]
     d.set_clock(T("08:05"))
-    second = walked_in(d)
+    second = walked_in(d)["code"]
     r = d.counter("cua-nam-2", "call", {"code": second})
     assert r.status == 200 and r.json["ticket"]["code"] == second, r
     assert queue(d) == [first]
@@ -451,7 +439,7 @@ def test_call_a_waiting_ticket_out_of_order(daemon):
     r = d.post("/v1/counters/cua-nam-2/call", {}, token=counter_token("cua-nam-2"))
     assert_error(r, 400, "invalid_field", "code")
     # a booking not checked in is not in the queue yet
-    b = booked(d, 1, "09:00")
+    b = booked(d, citizen(1), "09:00")["code"]
     r = d.counter("cua-nam-2", "call", {"code": b})
     assert_error(r, 409, "invalid_state")
     assert status(d, b) == "booked"
@@ -459,7 +447,7 @@ def test_call_a_waiting_ticket_out_of_order(daemon):
 
 def test_no_show(daemon):
     d = daemon
-    w = walked_in(d)
+    w = walked_in(d)["code"]
     call_next(d, "cua-nam-2")
     r = d.counter("cua-nam-2", "no-show")
     assert r.status == 200 and r.json["ticket"]["status"] == "no_show", r
@@ -471,11 +459,11 @@ def test_no_show(daemon):
 
 def test_transfer_keeps_its_place_in_the_target_queue(daemon):
     d = daemon
-    x = walked_in(d, "cu-tru")                      # 08:00
+    x = walked_in(d, "cu-tru")["code"]                      # 08:00
     d.set_clock(T("08:10"))
-    y = walked_in(d, "khai-sinh")
+    y = walked_in(d, "khai-sinh")["code"]
     d.set_clock(T("08:15"))
-    z = walked_in(d, "khai-sinh")
+    z = walked_in(d, "khai-sinh")["code"]
     d.set_clock(T("08:20"))
     assert call_next(d, "cua-nam-2")["code"] == x
     r = d.counter("cua-nam-2", "transfer", {"service": "nope"})
@@ -505,10 +493,10 @@ def test_transfer_keeps_its_place_in_the_target_queue(daemon):
 
 def test_counter_serves_only_its_services_at_its_point(daemon):
     d = daemon
-    a = walked_in(d, "cu-tru")
+    a = walked_in(d, "cu-tru")["code"]
     d.set_clock(T("08:05"))
-    b = walked_in(d, "khai-sinh")
-    k = walked_in(d, "cu-tru", point="kim-lien")
+    b = walked_in(d, "khai-sinh")["code"]
+    k = walked_in(d, "cu-tru", point="kim-lien")["code"]
     # cua-nam-3 serves khai-sinh only: it calls the later B ticket, never the A one
     assert call_next(d, "cua-nam-3")["code"] == b
     assert d.counter("cua-nam-3", "complete").status == 200
@@ -527,7 +515,7 @@ def test_counter_serves_only_its_services_at_its_point(daemon):
 
 def test_counter_token_acts_on_its_own_counter_only(daemon):
     d = daemon
-    w = walked_in(d)
+    w = walked_in(d)["code"]
     mine = counter_token("cua-nam-1")
     for method, action, body in [("GET", "", None), ("POST", "/open", None),
                                  ("POST", "/pause", None), ("POST", "/call-next", None),
@@ -554,7 +542,7 @@ def test_counter_token_acts_on_its_own_counter_only(daemon):
 
 def test_roles_of_kiosk_and_admin_queue_endpoints(daemon):
     d = daemon
-    b = booked(d, 1, "09:00")
+    b = booked(d, citizen(1), "09:00")["code"]
     for path, body in [("/v1/points/cua-nam/checkin", {"code": b}),
                        ("/v1/points/cua-nam/tickets", {"service": "cu-tru"})]:
         for token, want in [(None, 401), ("bogus", 401), (APP, 403), (kiosk_token("kim-lien"), 403),
@@ -584,19 +572,19 @@ def test_roles_of_kiosk_and_admin_queue_endpoints(daemon):
 def test_call_order_priority_entitlement_and_number(daemon):
     d = daemon
     # 08:00: bookings; numbers in booking order
-    x = booked(d, 1, "09:00")                             # A001
-    y = booked(d, 2, "09:00")                             # A002
-    pb = booked(d, 3, "09:00", priority="disabled")       # A003
-    b2 = booked(d, 4, "08:30")                            # A004
-    b3 = booked(d, 5, "08:30")                            # A005
+    x = booked(d, citizen(1), "09:00")["code"]                             # A001
+    y = booked(d, citizen(2), "09:00")["code"]                             # A002
+    pb = booked(d, citizen(3), "09:00", priority="disabled")["code"]       # A003
+    b2 = booked(d, citizen(4), "08:30")["code"]                            # A004
+    b3 = booked(d, citizen(5), "08:30")["code"]                            # A005
     d.set_clock(T("08:01"))
-    w1 = walked_in(d)                                     # entitled 08:01
+    w1 = walked_in(d)["code"]                                     # entitled 08:01
     d.set_clock(T("08:02"))
     checked_in(d, y)                                      # entitled 09:00 (slot start)
     d.set_clock(T("08:03"))
     checked_in(d, b2)                                     # entitled 08:30
     d.set_clock(T("08:04"))
-    w2 = walked_in(d, priority="elderly")                 # priority, entitled 08:04
+    w2 = walked_in(d, priority="elderly")["code"]                 # priority, entitled 08:04
     d.set_clock(T("08:05"))
     checked_in(d, x)                                      # 09:00, ties with y: x's number first
     d.set_clock(T("08:06"))
@@ -604,9 +592,9 @@ def test_call_order_priority_entitlement_and_number(daemon):
     d.set_clock(T("08:40"))
     checked_in(d, b3)                                     # after its start: entitled 08:40
     d.set_clock(T("08:41"))
-    w3 = walked_in(d)                                     # 08:41
+    w3 = walked_in(d)["code"]                                     # 08:41
     d.set_clock(T("08:42"))
-    k1 = walked_in(d, "khai-sinh")                        # 08:42, another service
+    k1 = walked_in(d, "khai-sinh")["code"]                        # 08:42, another service
 
     cu_tru = [w2, pb, w1, b2, b3, w3, x, y]
     assert queue(d, service="cu-tru") == cu_tru
@@ -651,7 +639,7 @@ def test_priority_streak_fairness(make_daemon, streak_max, order):
             ("P3", "pregnant"), ("P4", "child_under_6"), ("P5", "merit"), ("P6", "elderly")]):
         d.set_clock(T("08:%02d" % (i + 1)))
         extra = {"priority": priority} if priority else {}
-        names[walked_in(d, "khai-sinh", **extra)] = name
+        names[walked_in(d, "khai-sinh", **extra)["code"]] = name
     # the admin's queue is the plain call order: priorities first
     assert [names[c] for c in queue(d)] == ["P1", "P2", "P3", "P4", "P5", "P6", "N1", "N2"]
     called = []
@@ -669,7 +657,7 @@ def test_priority_streak_counts_per_counter(make_daemon):
                                           ("P3", "disabled")]):
         d.set_clock(T("08:%02d" % (i + 1)))
         extra = {"priority": priority} if priority else {}
-        names[walked_in(d, "khai-sinh", **extra)] = name
+        names[walked_in(d, "khai-sinh", **extra)["code"]] = name
     # a priority call at cua-nam-3 does not hold back cua-nam-1's first priority call
     assert names[call_next(d, "cua-nam-3")["code"]] == "P1"
     assert names[call_next(d, "cua-nam-1")["code"]] == "P2"
@@ -687,8 +675,8 @@ def test_priority_streak_counts_per_counter(make_daemon):
 
 def test_booking_not_checked_in_expires_on_the_clock_move(daemon):
     d = daemon
-    b = booked(d, 1, "09:00")                 # checks in until 09:45
-    kept = booked(d, 2, "09:30")              # until 10:15
+    b = booked(d, citizen(1), "09:00")["code"]                 # checks in until 09:45
+    kept = booked(d, citizen(2), "09:30")["code"]              # until 10:15
     d.set_clock(T("09:44:30"))
     assert status(d, b) == "booked"
     d.set_clock(T("10:00"))
@@ -703,7 +691,7 @@ def test_booking_not_checked_in_expires_on_the_clock_move(daemon):
 
 def test_booking_expires_by_the_deadline_timer(daemon):
     d = daemon
-    b = booked(d, 1, "09:00")                 # checks in until 09:45:00
+    b = booked(d, citizen(1), "09:00")["code"]                 # checks in until 09:45:00
     d.set_clock(T("09:44:59"))
     assert status(d, b) == "booked"
     # no request at all while the deadline passes
@@ -718,11 +706,11 @@ def test_booking_expires_by_the_deadline_timer(daemon):
 
 def test_waiting_tickets_expire_at_the_end_of_their_date(daemon):
     d = daemon
-    w = walked_in(d)
-    parked = walked_in(d)
-    b = booked(d, 1, "09:00")
+    w = walked_in(d)["code"]
+    parked = walked_in(d)["code"]
+    b = booked(d, citizen(1), "09:00")["code"]
     checked_in(d, b)
-    served = walked_in(d, "khai-sinh")
+    served = walked_in(d, "khai-sinh")["code"]
     assert call_next(d, "cua-nam-3")["code"] == served
     assert d.counter("cua-nam-3", "complete").status == 200
     assert d.counter("cua-nam-2", "call", {"code": parked}).status == 200
@@ -762,9 +750,9 @@ def test_no_show_strikes_suspend_booking(daemon):
     d = daemon
     who = citizen(7)
     wednesday = "2026-11-25"
-    a = booked(d, 7, "09:00")
-    b = booked(d, 7, "09:00", service="khai-sinh")
-    c = booked(d, 7, "09:00", point="kim-lien", date=TUESDAY)
+    a = booked(d, citizen(7), "09:00")["code"]
+    b = booked(d, citizen(7), "09:00", service="khai-sinh")["code"]
+    c = booked(d, citizen(7), "09:00", point="kim-lien", date=TUESDAY)["code"]
     d.set_clock(T("08:30"))
     miss(d, a, "cua-nam-2")
     miss(d, b, "cua-nam-3")
@@ -795,15 +783,15 @@ def test_no_shows_outside_the_window_do_not_suspend(make_daemon):
     c["no_show_strikes"] = {"limit": 2, "window_days": 1, "suspend_days": 2}
     d = make_daemon(c)
     who = 9
-    first = booked(d, who, "09:00")
+    first = booked(d, citizen(who), "09:00")["code"]
     d.set_clock(T("08:30"))
     miss(d, first, "cua-nam-2")
     # Wednesday: more than a day later
     d.set_clock(T("08:00", "2026-11-25"))
-    second = booked(d, who, "09:00", date="2026-11-25")
+    second = booked(d, citizen(who), "09:00", date="2026-11-25")["code"]
     d.set_clock(T("08:30", "2026-11-25"))
     miss(d, second, "cua-nam-2")
-    third = booked(d, who, "14:00", date="2026-11-25", service="khai-sinh")
+    third = booked(d, citizen(who), "14:00", date="2026-11-25", service="khai-sinh")["code"]
     # the third within a day of the second: suspended (for 2 days)
     d.set_clock(T("13:30", "2026-11-25"))
     last = miss(d, third, "cua-nam-3")
@@ -821,14 +809,14 @@ def test_no_shows_outside_the_window_do_not_suspend(make_daemon):
 def test_day_listing_in_number_order(daemon):
     d = daemon
     codes = {}
-    codes["A001"] = booked(d, 1, "09:00")
-    codes["B001"] = booked(d, 2, "09:00", service="khai-sinh")
-    codes["A002"] = walked_in(d)
-    codes["B002"] = walked_in(d, "khai-sinh")
-    codes["A003"] = booked(d, 3, "10:00")
+    codes["A001"] = booked(d, citizen(1), "09:00")["code"]
+    codes["B001"] = booked(d, citizen(2), "09:00", service="khai-sinh")["code"]
+    codes["A002"] = walked_in(d)["code"]
+    codes["B002"] = walked_in(d, "khai-sinh")["code"]
+    codes["A003"] = booked(d, citizen(3), "10:00")["code"]
     assert d.request("DELETE", "/v1/bookings/" + codes["A003"], token=APP).status == 200
-    booked(d, 4, "09:00", date=TUESDAY)
-    walked_in(d, point="kim-lien")
+    booked(d, citizen(4), "09:00", date=TUESDAY)["code"]
+    walked_in(d, point="kim-lien")["code"]
     r = d.get("/v1/bookings?point=cua-nam&date=" + MONDAY, token=ADMIN)
     assert r.status == 200, r
     got = [(t["number"], t["code"], t["kind"], t["status"]) for t in r.json["bookings"]]
@@ -865,13 +853,13 @@ def same_shape(actions, expected):
 
 def test_every_state_change_is_an_audit_event(daemon):
     d = daemon
-    t1 = booked(d, 1, "09:00")
-    t2 = booked(d, 2, "09:00")
-    t3 = booked(d, 3, "08:30")
+    t1 = booked(d, citizen(1), "09:00")["code"]
+    t2 = booked(d, citizen(2), "09:00")["code"]
+    t3 = booked(d, citizen(3), "08:30")["code"]
     d.request("DELETE", "/v1/bookings/" + t2, token=APP)
     d.set_clock(T("08:10"))
     checked_in(d, t1)
-    w = walked_in(d)
+    w = walked_in(d)["code"]
     assert call_next(d, "cua-nam-1")["code"] == w
     d.counter("cua-nam-1", "no-show")
     d.set_clock(T("08:20"))
@@ -939,7 +927,7 @@ def crowded_catalogue():
 def test_many_counters_calling_at_once_never_share_or_skip_a_ticket(make_daemon):
     d = make_daemon(crowded_catalogue())
     counters = ["cua-nam-%d" % i for i in range(4, 4 + COUNTERS)]
-    issued = [walked_in(d, "khai-sinh") for _ in range(COUNTERS * ROUNDS - 3)]
+    issued = [walked_in(d, "khai-sinh")["code"] for _ in range(COUNTERS * ROUNDS - 3)]
     calls = {k: [] for k in counters}
     errors = []
     go = threading.Barrier(COUNTERS + 1)

@@ -22,7 +22,7 @@ import time
 import pytest
 
 from conftest import (assert_error, big_catalogue, call_next, catalogue, cli, free_port,
-                      metric, preload_daemon, SYNC_SHIM, wait_for, T, instant, call_written)
+                      metric, preload_daemon, SYNC_SHIM, wait_for, T, instant, call_written, booked, public_ticket, walked_in)
 
 TUESDAY = "2026-11-24"
 EVENTS = ["ticket.called", "ticket.near", "booking.expired"]
@@ -254,22 +254,7 @@ def assert_well_formed(dl, event, secret=SECRET):
     return t
 
 
-def public(d, code):
-    r = d.get("/v1/tickets/" + code)
-    assert r.status == 200, r
-    return r.json
 
-
-def walked_in(d, service="cu-tru", point="cua-nam", **kw):
-    r = d.walkin(service=service, point=point, **kw)
-    assert r.status == 201, r
-    return r.json
-
-
-def booked(d, who, start, **kw):
-    r = d.book(citizen(who), start=start, **kw)
-    assert r.status == 201, r
-    return r.json
 
 
 def nothing_more(pred, timeout=1.5):
@@ -295,7 +280,7 @@ def test_a_call_and_a_recall_are_each_posted_signed(make_daemon, receiver):
         w["code"], w["number"], "called", "cua-nam-2", "walkin"), t
     assert t["called_at"] == called["called_at"], (t, called)
     # the ticket as GET /v1/tickets/{code} shows it: the same fields
-    assert set(t) == set(public(d, w["code"])), t
+    assert set(t) == set(public_ticket(d, w["code"])), t
     # the instant of the call, on the daemon's clock
     assert abs((instant(dl.json["at"]) - instant(called["called_at"])).total_seconds()) <= 2, dl
     # one call, one delivery
@@ -328,7 +313,7 @@ def test_near_once_per_ticket_when_it_reaches_position_three(make_daemon, receiv
         [dl] = rec.wait("ticket.near", code)
         t = assert_well_formed(dl, "ticket.near")
         assert (t["status"], t["position"], t["kind"]) == ("waiting", i + 1, "walkin"), t
-        assert set(t) == set(public(d, code)), t
+        assert set(t) == set(public_ticket(d, code)), t
     assert nothing_more(lambda: rec.deliveries("ticket.near", codes[3]) or
                         rec.deliveries("ticket.near", codes[4]), 1.0), rec.all()
 
@@ -358,7 +343,7 @@ def test_near_once_per_ticket_when_it_reaches_position_three(make_daemon, receiv
 def test_a_booking_checked_in_near_the_front_is_near_at_once(make_daemon, receiver):
     rec = receiver()
     d = make_daemon(hooked(hook(rec.url(), ["ticket.near"])))
-    b = booked(d, 1, "08:30")
+    b = booked(d, citizen(1), "08:30")
     assert nothing_more(lambda: rec.all(), 0.5), rec.all()       # booked is not waiting
     r = d.checkin(b["code"])
     assert r.status == 200 and r.json["position"] == 1, r
@@ -370,24 +355,24 @@ def test_a_booking_checked_in_near_the_front_is_near_at_once(make_daemon, receiv
 def test_booking_expired_but_not_an_expiring_walkin(make_daemon, receiver):
     rec = receiver()
     d = make_daemon(hooked(hook(rec.url(), ["booking.expired"])))
-    late = booked(d, 1, "09:00", dossier_id="000.00.12.H26-261123-0001")   # until 09:45
+    late = booked(d, citizen(1), "09:00", dossier_id="000.00.12.H26-261123-0001")   # until 09:45
     walkin = walked_in(d)
     d.set_clock(T("09:46"))
-    assert public(d, late["code"])["status"] == "expired"
+    assert public_ticket(d, late["code"])["status"] == "expired"
     [dl] = rec.wait("booking.expired", late["code"])
     t = assert_well_formed(dl, "booking.expired")
     assert (t["code"], t["kind"], t["status"]) == (late["code"], "booking", "expired"), t
-    assert set(t) == set(public(d, late["code"])), t
+    assert set(t) == set(public_ticket(d, late["code"])), t
     assert instant(T("09:45")) <= instant(dl.json["at"]) <= instant(T("09:46")) + \
         datetime.timedelta(seconds=SLACK), dl
 
     # end of the day: a booking still waiting expires and is posted; the walk-in beside it is not
-    waiting = booked(d, 2, "10:00")
+    waiting = booked(d, citizen(2), "10:00")
     r = d.checkin(waiting["code"])
     assert r.status == 200 and r.json["status"] == "waiting", r
     d.set_clock(T("00:00:05", TUESDAY))
-    assert public(d, waiting["code"])["status"] == "expired"
-    assert public(d, walkin["code"])["status"] == "expired"
+    assert public_ticket(d, waiting["code"])["status"] == "expired"
+    assert public_ticket(d, walkin["code"])["status"] == "expired"
     [dl] = rec.wait("booking.expired", waiting["code"])
     t = assert_well_formed(dl, "booking.expired")
     assert (t["code"], t["status"]) == (waiting["code"], "expired"), t
@@ -468,7 +453,7 @@ def test_a_delivery_survives_kill_9_while_the_receiver_is_down(make_daemon, rece
     assert all(g.body == got[0].body for g in rec.all()), rec.all()
 
 
-def test_a_change_whose_sync_fails_is_not_posted_while_refused(make_daemon, receiver, tmp_path,
+def test_a_change_whose_sync_fails_is_posted_only_once_on_disk(make_daemon, receiver, tmp_path,
                                                                monkeypatch):
     rec = receiver()
     gate = tmp_path / "sync-fails"
@@ -481,15 +466,16 @@ def test_a_change_whose_sync_fails_is_not_posted_while_refused(make_daemon, rece
     assert nothing_more(lambda: rec.all(), 3.0), rec.all()
     gate.unlink()
     d.kill9()
-    # Its WAL frames were written, never confirmed: the restart finds the call whole or not at
-    # all, and the receiver hears of it exactly when it is there.
+    # Its WAL frames were written, only their sync failed, and a kill -9 leaves them in the
+    # page cache: the restart finds the call. That a 503 here does not mean "nothing was
+    # changed" is a known departure (README, "Reads see the batch being made durable"). What
+    # holds: the delivery, written with the call, goes out once the restarted daemon has the
+    # call on disk, and not before.
     again = make_daemon(config=d.config, clock=T("08:01"))
-    status = public(again, w["code"])["status"]
-    assert status in ("waiting", "called"), status
-    if status == "called":
-        assert_well_formed(rec.wait("ticket.called", w["code"])[0], "ticket.called")
-    else:
-        assert nothing_more(lambda: rec.all(), 2.0), rec.all()
+    assert public_ticket(again, w["code"])["status"] == "called"
+    dl = rec.wait("ticket.called", w["code"])[0]
+    assert_well_formed(dl, "ticket.called")
+    assert dl.ticket["code"] == w["code"] and dl.ticket["status"] == "called", dl
 
 
 def test_a_delivery_waits_for_its_own_change_to_be_durable(make_daemon, receiver, tmp_path,
@@ -541,16 +527,19 @@ def test_a_delivery_waits_for_its_own_change_to_be_durable(make_daemon, receiver
 
 
 def test_moving_the_clock_back_does_not_hold_up_a_retry(make_daemon, receiver):
-    rec = receiver(statuses=[500])          # then 204
+    rec = receiver(statuses=[500] * 4)      # then 204
     d = make_daemon(hooked(hook(rec.url(), ["ticket.called"])))
     w = walked_in(d)
     call_next(d, "cua-nam-2")
-    rec.wait("ticket.called", w["code"])
-    # the retry was due a second after the failure on the old clock: an hour back, it is due now
+    # four failures (after 1, 2 and 4 s): the next attempt is 8 s away on the old clock
+    rec.wait("ticket.called", w["code"], count=4, timeout=15)
+    set_at = time.monotonic()
     d.set_clock(T("07:00"))
-    first, second = rec.wait("ticket.called", w["code"], count=2, timeout=5)
-    assert (first.status, second.status) == (500, 204)
-    assert first.body == second.body
+    got = rec.wait("ticket.called", w["code"], count=5, timeout=15)
+    fifth = got[4]
+    assert fifth.status == 204, got
+    assert fifth.time - set_at < 5, (fifth.time - set_at)  # due at once, not in 8 s + an hour
+    assert all(g.body == got[0].body for g in got), got
 
 
 def test_sigterm_exits_0_with_a_delivery_in_flight_and_keeps_it(make_daemon, receiver):
