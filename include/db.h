@@ -45,6 +45,8 @@ int db_pipeline_start(uv_loop_t *loop, int checkpoint_frames);
 void db_pipeline_stop(void);
 /* A transaction is open, or a commit waits for the disk. */
 int db_busy(void);
+/* A sync of the WAL failed: every write is refused from then on. */
+int db_failed(void);
 /* A sync of the WAL is in flight (the next commit waits for its end). */
 int db_syncing(void);
 /*

@@ -112,13 +112,21 @@ int store_delivery_add(int64_t id, const char *url, const char *event, int64_t t
 /* The highest delivery id ever stored (0 for none; -1 on error). */
 int64_t store_delivery_last_id(void);
 /*
- * Calls FN for at most MAX pending deliveries due at NOW, oldest first, of ids up to UPTO and
- * none of SKIP[0..8) (0 for none); FN returns non-zero to stop.
+ * Which pending deliveries may be sent: ids up to UPTO (their change is on disk), none of
+ * SKIP (in flight; 0 for none), none to a URL of BUSY (NULL for none).
  */
-int store_deliveries_due(int64_t now, int64_t upto, const int64_t skip[8], int max, delivery_fn fn,
+#define DELIVERY_SKIP 8
+#define DELIVERY_BUSY 4
+struct delivery_filter {
+	int64_t upto, skip[DELIVERY_SKIP];
+	const char *busy[DELIVERY_BUSY];
+};
+/* Calls FN for at most MAX deliveries F lets be sent due at NOW, oldest first; FN returns
+ * non-zero to stop. */
+int store_deliveries_due(int64_t now, const struct delivery_filter *f, int max, delivery_fn fn,
                          void *arg);
-/* The earliest next_at of the deliveries store_deliveries_due could give, 0 when none. */
-int64_t store_delivery_next(int64_t upto, const int64_t skip[8]);
+/* The earliest next_at of the deliveries F lets be sent, 0 when none. */
+int64_t store_delivery_next(const struct delivery_filter *f);
 /* Records an attempt's end: STATUS (0 for no answer), and OUTCOME with DONE_AT when it is the last. */
 int store_delivery_set(int64_t id, int attempts, int64_t next_at, int status, const char *outcome,
                        int64_t done_at);

@@ -618,6 +618,12 @@ db_pipeline_start(uv_loop_t *loop, int checkpoint_frames)
 }
 
 int
+db_failed(void)
+{
+	return P.failed;
+}
+
+int
 db_syncing(void)
 {
 	return P.in_flight;

@@ -1546,24 +1546,26 @@ store_delivery_last_id(void)
 	return id;
 }
 
-/*
- * The pending deliveries that may be sent: with an id up to UPTO (their change is on disk)
- * and none of SKIP[0..8) (in flight; 0 for none).
- */
-#define DELIVERY_SENDABLE                                                                \
-	"done_at IS NULL AND id <= :upto AND id NOT IN (:s0, :s1, :s2, :s3, :s4, :s5, :s6, :s7)"
+/* The pending deliveries F lets be sent (see struct delivery_filter). */
+#define DELIVERY_SENDABLE                                                                  \
+	"done_at IS NULL AND id <= :upto AND id NOT IN (:s0, :s1, :s2, :s3, :s4, :s5, :s6, :s7) " \
+	"AND url NOT IN (:u0, :u1, :u2, :u3)"
 
 static void
-bind_sendable(sqlite3_stmt *st, int64_t upto, const int64_t skip[8])
+bind_sendable(sqlite3_stmt *st, const struct delivery_filter *f)
 {
-	static const char *const names[8] = {":s0", ":s1", ":s2", ":s3", ":s4", ":s5", ":s6", ":s7"};
-	db_bind_int(st, ":upto", upto);
-	for (int i = 0; i < 8; i++)
-		db_bind_int(st, names[i], skip[i]);
+	static const char *const ids[DELIVERY_SKIP] = {":s0", ":s1", ":s2", ":s3",
+	                                               ":s4", ":s5", ":s6", ":s7"};
+	static const char *const urls[DELIVERY_BUSY] = {":u0", ":u1", ":u2", ":u3"};
+	db_bind_int(st, ":upto", f->upto);
+	for (int i = 0; i < DELIVERY_SKIP; i++)
+		db_bind_int(st, ids[i], f->skip[i]);
+	for (int i = 0; i < DELIVERY_BUSY; i++) /* "", not NULL: NOT IN a list with NULL is NULL */
+		db_bind_text_kept(st, urls[i], f->busy[i] ? f->busy[i] : "");
 }
 
 int
-store_deliveries_due(int64_t now, int64_t upto, const int64_t skip[8], int max, delivery_fn fn,
+store_deliveries_due(int64_t now, const struct delivery_filter *f, int max, delivery_fn fn,
                      void *arg)
 {
 	static sqlite3_stmt *s;
@@ -1575,7 +1577,7 @@ store_deliveries_due(int64_t now, int64_t upto, const int64_t skip[8], int max, 
 	if (st == NULL)
 		return -1;
 	db_bind_int(st, ":now", now);
-	bind_sendable(st, upto, skip);
+	bind_sendable(st, f);
 	db_bind_int(st, ":max", max);
 	while ((rc = db_step(st)) == 1) {
 		d.id = sqlite3_column_int64(st, 0);
@@ -1593,7 +1595,7 @@ store_deliveries_due(int64_t now, int64_t upto, const int64_t skip[8], int max, 
 }
 
 int64_t
-store_delivery_next(int64_t upto, const int64_t skip[8])
+store_delivery_next(const struct delivery_filter *f)
 {
 	static sqlite3_stmt *s;
 	int64_t next = 0;
@@ -1601,7 +1603,7 @@ store_delivery_next(int64_t upto, const int64_t skip[8])
 	    db_static(&s, "SELECT min(next_at) FROM delivery WHERE " DELIVERY_SENDABLE);
 	if (st == NULL)
 		return 0;
-	bind_sendable(st, upto, skip);
+	bind_sendable(st, f);
 	if (db_step(st) == 1 && sqlite3_column_type(st, 0) != SQLITE_NULL)
 		next = sqlite3_column_int64(st, 0);
 	sqlite3_reset(st);

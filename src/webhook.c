@@ -29,6 +29,7 @@
 #define LOOK_AHEAD 64 /* due rows read to fill the flights */
 #define GIVE_UP_SECONDS 86400
 #define ATTEMPT_TIMEOUT_MS 10000L
+#define PAUSE_MS 10000 /* after the end of an attempt could not be kept */
 
 struct flight {
 	int64_t id, created_at;
@@ -49,7 +50,8 @@ static CURLM *multi;
 static uv_timer_t curl_timer, due_timer;
 static struct flight flights[MAX_FLIGHT];
 static int nflights, ready;
-static int held_back; /* on_due left a due delivery for its URL's flights to end */
+static int record_hooked;      /* a commit hook waits for the ends recorded in its batch */
+static uint64_t paused_until; /* uv_now() before which nothing is sent: see on_recorded */
 static struct sock *socks;
 static int64_t next_id;  /* the number the next delivery takes; 0 until read */
 static int64_t durable; /* every delivery numbered up to this is on disk, or was never kept */
@@ -143,11 +145,27 @@ flight_free(struct flight *f)
 	memset(&flights[nflights], 0, sizeof flights[nflights]);
 }
 
+/*
+ * What may be sent now: what is on disk, not in flight, and not to a URL with PER_URL
+ * attempts in flight (its rows would fill the look-ahead and hold the other hooks up).
+ */
 static void
-in_flight(int64_t skip[MAX_FLIGHT])
+sendable(struct delivery_filter *f)
 {
-	for (int i = 0; i < MAX_FLIGHT; i++)
-		skip[i] = i < nflights ? flights[i].id : 0;
+	int nbusy = 0;
+	memset(f, 0, sizeof *f);
+	f->upto = durable;
+	for (int i = 0; i < nflights; i++) {
+		f->skip[i] = flights[i].id;
+		int same = 0;
+		for (int j = 0; j < nflights; j++)
+			same += strcmp(flights[i].url, flights[j].url) == 0;
+		int listed = 0;
+		for (int k = 0; k < nbusy; k++)
+			listed |= strcmp(f->busy[k], flights[i].url) == 0;
+		if (same >= PER_URL && !listed && nbusy < DELIVERY_BUSY)
+			f->busy[nbusy++] = flights[i].url;
+	}
 }
 
 static size_t
@@ -169,7 +187,7 @@ header(struct flight *f, const char *line)
 	return 0;
 }
 
-/* Takes D into a free flight, unless its URL has PER_URL in flight (see on_due). */
+/* Takes D into a free flight, unless its URL has PER_URL in flight now (see sendable). */
 static int
 take(const struct delivery *d, void *arg)
 {
@@ -180,10 +198,8 @@ take(const struct delivery *d, void *arg)
 		return 1;
 	for (int i = 0; i < nflights; i++)
 		same += strcmp(flights[i].url, d->url) == 0;
-	if (same >= PER_URL) {
-		held_back = 1;
-		return 0;
-	}
+	if (same >= PER_URL)
+		return 0; /* the next look leaves its URL out */
 	struct flight *f = &flights[nflights++];
 	*f = (struct flight){.id = d->id, .created_at = d->created_at, .attempts = d->attempts + 1};
 	snprintf(line, sizeof line, "X-Hangdoi-Event: %s", d->event);
@@ -218,11 +234,11 @@ take(const struct delivery *d, void *arg)
 static void
 rearm(void)
 {
-	int64_t skip[MAX_FLIGHT];
+	struct delivery_filter f;
 	if (!ready || nflights == MAX_FLIGHT)
 		return;
-	in_flight(skip);
-	int64_t next = store_delivery_next(durable, skip), now = clock_now();
+	sendable(&f);
+	int64_t next = store_delivery_next(&f), now = clock_now();
 	if (next == 0)
 		uv_timer_stop(&due_timer);
 	else
@@ -233,12 +249,16 @@ static void
 on_due(uv_timer_t *t)
 {
 	(void)t;
-	int64_t skip[MAX_FLIGHT];
+	struct delivery_filter f;
 	int from = nflights;
-	held_back = 0;
-	in_flight(skip);
-	if (nflights < MAX_FLIGHT &&
-	    store_deliveries_due(clock_now(), durable, skip, LOOK_AHEAD, take, NULL))
+	if (db_failed())
+		return; /* nothing can be recorded: what is pending goes out after a restart */
+	if (uv_now(loop) < paused_until) {
+		uv_timer_start(&due_timer, on_due, paused_until - uv_now(loop), 0);
+		return;
+	}
+	sendable(&f);
+	if (nflights < MAX_FLIGHT && store_deliveries_due(clock_now(), &f, LOOK_AHEAD, take, NULL))
 		log_error("webhook: cannot read the pending deliveries");
 	for (int i = from; i < nflights; i++) {
 		if (curl_multi_add_handle(multi, flights[i].easy) != CURLM_OK) {
@@ -247,9 +267,24 @@ on_due(uv_timer_t *t)
 			i--; /* the last flight, not started either, moved here */
 		}
 	}
-	/* A due delivery left behind would wake this again at once: an end of its URL's does. */
-	if (!held_back)
-		rearm();
+	rearm();
+}
+
+/*
+ * The batch holding the ends of attempts is on disk, or lost: then the rows are as before the
+ * attempts, due at once, and sending them again at once would repeat them as fast as the
+ * receiver answers while the disk refuses. Sending pauses a while instead.
+ */
+static void
+on_recorded(void *arg, int ok)
+{
+	(void)arg;
+	record_hooked = 0;
+	if (!ok && ready) {
+		log_error("webhook: the ends of attempts were not kept; sending again in %d s",
+		          PAUSE_MS / 1000);
+		paused_until = uv_now(loop) + PAUSE_MS;
+	}
 }
 
 /* Records how F's attempt ended: RESULT and STATUS (0 for no answer). */
@@ -267,14 +302,22 @@ record(const struct flight *f, CURLcode result, long status)
 		rc = store_delivery_set(f->id, f->attempts, now, (int)status, "gave_up", now);
 		metrics_webhook("gave_up");
 	} else {
-		int wait = webhook_backoff(f->attempts);
-		log_info("webhook: delivery %lld to %s: attempt %d failed (%s, HTTP %ld); again in %d s",
-		         (long long)f->id, f->url, f->attempts, curl_easy_strerror(result), status, wait);
-		rc = store_delivery_set(f->id, f->attempts, now + wait, (int)status, NULL, 0);
+		/* The last attempt is at the 24 hours, not a backoff past them. */
+		int64_t next = now + webhook_backoff(f->attempts);
+		if (next > f->created_at + GIVE_UP_SECONDS)
+			next = f->created_at + GIVE_UP_SECONDS;
+		log_info("webhook: delivery %lld to %s: attempt %d failed (%s, HTTP %ld); again in %lld s",
+		         (long long)f->id, f->url, f->attempts, curl_easy_strerror(result), status,
+		         (long long)(next - now));
+		rc = store_delivery_set(f->id, f->attempts, next, (int)status, NULL, 0);
 		metrics_webhook("failed");
 	}
-	if (rc)
+	if (rc) {
 		log_error("webhook: cannot record the end of delivery %lld", (long long)f->id);
+		paused_until = uv_now(loop) + PAUSE_MS;
+	} else if (!record_hooked && db_on_commit(on_recorded, NULL) == 0) {
+		record_hooked = 1;
+	}
 }
 
 /* What libcurl says has ended: recorded, and its flight freed; then the next ones start. */

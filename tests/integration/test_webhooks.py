@@ -22,7 +22,7 @@ import time
 import pytest
 
 from conftest import (assert_error, big_catalogue, call_next, catalogue, cli, free_port,
-                      metric, preload_daemon, SYNC_SHIM, wait_for, T, instant, call_written, booked, public_ticket, walked_in)
+                      metric, preload_daemon, SYNC_SHIM, wait_for, T, instant, call_written, booked, public_ticket, walked_in, kiosk_token)
 
 TUESDAY = "2026-11-24"
 EVENTS = ["ticket.called", "ticket.near", "booking.expired"]
@@ -540,6 +540,71 @@ def test_moving_the_clock_back_does_not_hold_up_a_retry(make_daemon, receiver):
     assert fifth.status == 204, got
     assert fifth.time - set_at < 5, (fifth.time - set_at)  # due at once, not in 8 s + an hour
     assert all(g.body == got[0].body for g in got), got
+
+
+def test_after_a_failed_sync_no_attempt_is_repeated_until_the_restart(make_daemon, receiver,
+                                                                    tmp_path, monkeypatch):
+    # The end of each attempt is recorded in a batch; once the disk has failed, no batch is
+    # kept and the rows stay as before the attempts, due. They wait for the restart instead of
+    # going out again and again.
+    rec = receiver(statuses=[500, 500, 500])  # then 204
+    gate = tmp_path / "sync-fails"
+    d = preload_daemon(lambda: make_daemon(hooked(hook(rec.url(), ["ticket.called"]))),
+                       tmp_path, monkeypatch, SYNC_SHIM, {"SYNC_FAILS": str(gate)})
+    w = walked_in(d)
+    call_next(d, "cua-nam-2")
+    rec.wait("ticket.called", w["code"], count=2)   # two 500s; the next is 2 s away
+    gate.write_text("")
+    assert_error(d.post("/v1/points/cua-nam/tickets", {"service": "cu-tru"},
+                        token=kiosk_token("cua-nam")), 503, "unavailable")
+    gate.unlink()
+    # at most the attempt already under way when the disk failed; not one after each answer
+    assert nothing_more(lambda: len(rec.all()) > 3, 4.0), "%d attempts" % len(rec.all())
+    d.kill9()
+    make_daemon(config=d.config, clock=T("08:01"))
+    assert wait_for(lambda: any(g.status == 204 for g in rec.all()), 15), rec.all()
+    assert all(g.body == rec.all()[0].body for g in rec.all())
+
+
+def test_a_receiver_that_never_answers_holds_up_no_other_hook(make_daemon, receiver):
+    # More deliveries to a hanging receiver than the sender reads at a time are due, oldest
+    # first; the other hook's delivery, made last, still goes out at once.
+    silent = Silent()
+    rec = receiver()
+    try:
+        d = make_daemon(hooked(hook("http://127.0.0.1:%d/hang" % silent.port, ["ticket.called"]),
+                               hook(rec.url(), ["booking.expired"])))
+        late = booked(d, citizen(1), "09:00")             # checks in until 09:45
+        for _ in range(70):
+            walked_in(d)
+            call_next(d, "cua-nam-2")
+            assert d.counter("cua-nam-2", "complete").status == 200
+        assert wait_for(lambda: len(silent.requests()) >= 2, ARRIVAL), silent.received
+        d.set_clock(T("09:46"))
+        [dl] = rec.wait("booking.expired", late["code"], timeout=5)
+        assert_well_formed(dl, "booking.expired")
+        # the hanging receiver still has no more than its two attempts at a time
+        assert len(silent.requests()) <= 4, len(silent.requests())
+    finally:
+        silent.close()
+
+
+def test_the_last_attempt_is_at_the_24_hours(make_daemon, receiver):
+    rec = receiver(statuses=[500] * 100)
+    d = make_daemon(hooked(hook(rec.url(), ["ticket.called"])))
+    w = walked_in(d)
+    called = call_next(d, "cua-nam-2")
+    rec.wait("ticket.called", w["code"], count=3, timeout=15)   # after 1 s and 2 s
+    # two seconds before the 24 hours: the next attempt is due at once (the clock was set),
+    # and its backoff (8 s) would pass them: the one after it comes at the 24 hours, the last
+    end = instant(called["called_at"]) + datetime.timedelta(days=1)
+    d.set_clock((end - datetime.timedelta(seconds=2)).isoformat())
+    got = rec.wait("ticket.called", w["code"], count=5, timeout=15)
+    assert got[4].time - got[3].time < 5, got[4].time - got[3].time
+    assert wait_for(lambda: metric(d, "hangdoi_webhook_attempts_total", outcome="gave_up") == 1,
+                    5)
+    assert nothing_more(lambda: len(rec.all()) > 5, 3.0), len(rec.all())
+    assert metric(d, "hangdoi_webhook_pending") == 0
 
 
 def test_sigterm_exits_0_with_a_delivery_in_flight_and_keeps_it(make_daemon, receiver):
