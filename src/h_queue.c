@@ -88,7 +88,7 @@ path_counter(struct req *r)
 
 struct waiting_list {
 	const struct counter *k;
-	json_t *a;
+	json_t *priority, *plain; /* the counter's tickets in queue order, with and without */
 };
 
 static int
@@ -96,25 +96,47 @@ append_served(const struct ticket *t, void *arg)
 {
 	struct waiting_list *w = arg;
 	if (counter_serves(w->k, t->service))
-		json_array_append_new(w->a, ticket_json(t, VIEW_STAFF));
-	return json_array_size(w->a) >= COUNTER_WAITING_MAX;
+		json_array_append_new(t->priority[0] ? w->priority : w->plain,
+		                      ticket_json(t, VIEW_STAFF));
+	return json_array_size(w->priority) >= COUNTER_WAITING_MAX &&
+	       json_array_size(w->plain) >= COUNTER_WAITING_MAX;
 }
 
-/* The counter, its current ticket, and (beyond the contract, for the console) "waiting": the
- * first tickets waiting for its services, in call order. */
+/*
+ * W's tickets in the order the counter will call them: priority first, but after
+ * priority_streak_max priority calls in a row (STREAK so far) the first without priority.
+ */
+static json_t *
+call_order(struct waiting_list *w, int streak)
+{
+	json_t *a = json_array();
+	size_t p = 0, q = 0, np = json_array_size(w->priority), nq = json_array_size(w->plain);
+	int max = cat->priority_streak_max;
+	while (json_array_size(a) < COUNTER_WAITING_MAX && (p < np || q < nq)) {
+		if (p < np && !(max > 0 && streak >= max && q < nq)) {
+			json_array_append(a, json_array_get(w->priority, p++));
+			streak++;
+		} else {
+			json_array_append(a, json_array_get(w->plain, q++));
+			streak = 0;
+		}
+	}
+	return a;
+}
+
 static void
 reply_counter(struct req *r, const struct counter *k)
 {
-	struct counter_view v;
+	struct counter_view v = {0};
 	struct ticket t;
-	struct waiting_list w = {k, json_array()};
+	struct waiting_list w = {k, json_array(), json_array()};
 	json_t *o = counter_json(k, 1);
-	if (store_queue(k->point, NULL, local_day(clock_now(), cat->utc_offset), append_served, &w) == 0)
-		json_object_set_new(o, "waiting", w.a);
-	else
-		json_decref(w.a);
-	json_object_set_new(o, "point", json_string(k->point->id));
 	store_counter(k->id, &v);
+	if (store_queue(k->point, NULL, local_day(clock_now(), cat->utc_offset), append_served, &w) == 0)
+		json_object_set_new(o, "waiting", call_order(&w, v.streak));
+	json_decref(w.priority);
+	json_decref(w.plain);
+	json_object_set_new(o, "point", json_string(k->point->id));
 	if (v.ticket && store_ticket_by_id(v.ticket, &t) == 0 && t.status == ST_CALLED)
 		json_object_set_new(o, "current", ticket_json(&t, VIEW_STAFF));
 	else

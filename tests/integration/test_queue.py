@@ -13,7 +13,7 @@ import time
 import pytest
 
 from conftest import (ADMIN, APP, MONDAY, assert_error, call_next, catalogue, counter_token,
-                      kiosk_token, T, instant, booked, public_ticket, walked_in)
+                      kiosk_token, T, instant, booked, public_ticket, walked_in, big_catalogue)
 
 TUESDAY = "2026-11-24"
 THURSDAY = "2026-11-26"   # cua-nam is closed that day
@@ -298,6 +298,31 @@ def test_counter_view_lists_the_waiting_tickets_of_its_services(daemon):
     assert call_next(d, "cua-nam-2")["code"] == a2
     assert waiting("cua-nam-2") == [a1]
     assert d.get("/v1/counters/cua-nam-2", token=counter_token("cua-nam-2")).json["current"]["code"] == a2
+
+
+def test_counter_view_lists_the_waiting_in_the_order_it_will_call_them(make_daemon):
+    """With priority_streak_max (3) priority calls in a row behind it, the counter's next call
+    is the first ticket without priority: its waiting list says so, call after call."""
+    d = make_daemon(big_catalogue())
+    elderly = [walked_in(d, priority="elderly")["code"] for _ in range(5)]
+    plain = [walked_in(d)["code"] for _ in range(2)]
+
+    def waiting():
+        r = d.get("/v1/counters/cua-nam-2", token=counter_token("cua-nam-2"))
+        assert r.status == 200, r
+        return [t["code"] for t in r.json["waiting"]]
+
+    order = waiting()
+    assert order == elderly[:3] + plain[:1] + elderly[3:] + plain[1:], order
+    called = []
+    for _ in range(len(order)):
+        first = waiting()[0]
+        got = call_next(d, "cua-nam-2")["code"]
+        assert got == first, (got, first)
+        called.append(got)
+        assert d.counter("cua-nam-2", "complete").status == 200
+    assert called == order
+    assert waiting() == []
 
 
 def test_counter_open_pause_call_complete(daemon):
