@@ -1,4 +1,5 @@
 /* config.c: load and validate the JSON configuration; the only place that knows its shape. */
+#include <curl/curl.h>
 #include <openssl/crypto.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -391,6 +392,22 @@ hook_event_name(enum hook_event e)
 	return hook_names[e == HOOK_CALLED ? 0 : e == HOOK_NEAR ? 1 : 2];
 }
 
+/* Whether libcurl takes URL as a whole http or https URL with a host. */
+static int
+http_url(const char *url)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL;
+	int ok = u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	         curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+	         curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && host[0] &&
+	         (strcmp(scheme, "http") == 0 || strcmp(scheme, "https") == 0);
+	curl_free(scheme);
+	curl_free(host);
+	curl_url_cleanup(u);
+	return ok;
+}
+
 static void
 parse_webhooks(struct catalogue *c, json_t *hooks, struct problems *pr)
 {
@@ -414,9 +431,7 @@ parse_webhooks(struct catalogue *c, json_t *hooks, struct problems *pr)
 		}
 		struct webhook *h = &c->webhooks[c->nwebhooks];
 		const char *url = json_string_value(json_object_get(o, "url"));
-		if (url == NULL || json_string_length(json_object_get(o, "url")) > 2048 ||
-		    (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) ||
-		    url[url[4] == 's' ? 8 : 7] == '\0')
+		if (url == NULL || json_string_length(json_object_get(o, "url")) > 2048 || !http_url(url))
 			problem(pr, "webhooks[%zu].url: must be an http:// or https:// URL", i);
 		h->url = url;
 		json_t *sec = json_object_get(o, "secret");

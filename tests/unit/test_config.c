@@ -330,6 +330,14 @@ static const struct config_case cases[] = {
      {{"webhooks", "[{\"url\": \"ftp://example.org/h\", \"secret\": \"s\", "
                    "\"events\": [\"ticket.called\"]}]"}},
      {{"webhooks[0].url", "http"}}},
+    {"webhook url with a space",
+     {{"webhooks", "[{\"url\": \"http://x y/h\", \"secret\": \"s\", "
+                   "\"events\": [\"ticket.called\"]}]"}},
+     {{"webhooks[0].url", "http"}}},
+    {"webhook url, not a URL",
+     {{"webhooks", "[{\"url\": \"http//example.org\", \"secret\": \"s\", "
+                   "\"events\": [\"ticket.called\"]}]"}},
+     {{"webhooks[0].url", "http"}}},
     {"webhook url without a host",
      {{"webhooks", "[{\"url\": \"https://\", \"secret\": \"s\", "
                    "\"events\": [\"ticket.called\"]}]"}},
