@@ -23,7 +23,7 @@ set_clock(struct req *r)
 	int64_t t;
 	if (s == NULL || instant_parse(s, &t) || !clock_in_range(t)) {
 		reply_error(r, E_INVALID_FIELD, "now",
-		            "now must be an instant like 2026-11-23T08:00:00+07:00, from 2000 to 9998");
+		            "now must be an instant like 2026-11-23T08:00:00+07:00, from 2000 to 9998 (UTC)");
 		return;
 	}
 	clock_set(t);

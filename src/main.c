@@ -209,7 +209,7 @@ main(int argc, char **argv)
 		case 't':
 			if (instant_parse(optarg, &test_start) || !clock_in_range(test_start)) {
 				fprintf(stderr, "hangdoid: --test-clock: must be an instant like "
-				                "2026-11-23T08:00:00+07:00, from 2000 to 9998\n");
+				                "2026-11-23T08:00:00+07:00, from 2000 to 9998 (UTC)\n");
 				return 1;
 			}
 			break;
