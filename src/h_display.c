@@ -55,7 +55,10 @@ stream(struct req *r)
 		events_stream(r, p->id);
 		return;
 	}
-	/* A HEAD gets the stream's headers and no body: a stream's chunked framing would add one. */
+	/*
+	 * A HEAD gets the stream's headers and no body: a stream's chunked framing would add one
+	 * (libmicrohttpd 0.9.75), so it is a body-less answer, with Content-Length: 0.
+	 */
 	r->response = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
 	if (r->response == NULL) {
 		reply_error(r, E_UNAVAILABLE, NULL, "out of memory");
@@ -64,6 +67,7 @@ stream(struct req *r)
 	MHD_add_response_header(r->response, MHD_HTTP_HEADER_CONTENT_TYPE,
 	                        "text/event-stream; charset=utf-8");
 	MHD_add_response_header(r->response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	MHD_add_response_header(r->response, "X-Accel-Buffering", "no");
 	r->status = 200;
 	r->replied = 1;
 }

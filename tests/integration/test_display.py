@@ -399,6 +399,7 @@ def test_head_of_a_stream_is_its_headers_only(daemon):
         head, rest = data.split(b"\r\n\r\n", 1)
         assert head.startswith(b"HTTP/1.1 200 "), head
         assert b"content-type: text/event-stream" in head.lower(), head
+        assert b"x-accel-buffering: no" in head.lower(), head
         s.sendall(b"GET /v1/health HTTP/1.1\r\nHost: t\r\n\r\n")
         deadline = time.monotonic() + 5
         while b"\"status\"" not in rest and time.monotonic() < deadline:
