@@ -3,7 +3,14 @@ CC ?= cc
 PKGS = libmicrohttpd libuv jansson sqlite3 libcrypto libsystemd libutf8proc libqrencode libcurl
 CFLAGS ?= -O2 -g
 ALL_CFLAGS = $(CFLAGS) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# The allocator: mimalloc in place of glibc's malloc, process-wide (as Redis links jemalloc).
+# SQLite (Debian's is built without its lookaside), jansson and libmicrohttpd allocate a
+# hundred small blocks a booking: in paired runs of `bench/run book` the daemon spent 7 % less
+# CPU a booking with mimalloc (0 to 11 % by pair). `make MALLOC=system` keeps glibc's; the
+# sanitizer build does, as its own allocator must see every block (valgrind is told to replace
+# mimalloc's, tests/run).
+MALLOC ?= mimalloc
+LDLIBS += $(if $(filter mimalloc,$(MALLOC)),-lmimalloc) $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 B ?= build
 
 SRC = $(wildcard src/*.c)
@@ -13,7 +20,7 @@ OBJ = $(LIBSRC:src/%.c=$(B)/obj/%.o) $(B)/obj/embedded.o
 UNIT = $(patsubst tests/unit/%.c,$(B)/%,$(wildcard tests/unit/test_*.c))
 
 # Debian packages the build, the tests and the benchmark need.
-DEB_BUILD = build-essential pkg-config libmicrohttpd-dev libuv1-dev libjansson-dev libsqlite3-dev libssl-dev libsystemd-dev libutf8proc-dev libqrencode-dev libcurl4-openssl-dev
+DEB_BUILD = build-essential pkg-config libmicrohttpd-dev libuv1-dev libjansson-dev libsqlite3-dev libssl-dev libsystemd-dev libutf8proc-dev libqrencode-dev libcurl4-openssl-dev libmimalloc-dev
 DEB_TEST = libcmocka-dev python3 python3-pytest curl valgrind sqlite3 chromium systemd
 DEB_BENCH = wrk
 
@@ -79,7 +86,7 @@ unit: all $(UNIT)
 	tests/run unit
 
 asan:
-	$(MAKE) B=build/asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" LDFLAGS="-fsanitize=address,undefined" bins
+	$(MAKE) B=build/asan MALLOC=system CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" LDFLAGS="-fsanitize=address,undefined" bins
 
 bench: deps
 	@for p in $(DEB_BENCH); do dpkg -s $$p >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$p); done
