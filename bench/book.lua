@@ -16,6 +16,8 @@
 --   BENCH_SERVICES    services per point svc-1..N      (4)
 --   BENCH_DAYS        days of the horizon from the base date (7)
 --   BENCH_OPEN, BENCH_CLOSE  opening hours, whole hours (7, 19); 30-minute slots
+--   BENCH_ID_BASE     first two digits of the citizen ids, for thread 0 (10): another
+--                     run against the same daemon takes another base
 --
 -- response() counts every answer that is not 201; done() prints the totals, so
 -- the "durable bookings/s" line reports only successful, committed bookings.
@@ -27,6 +29,7 @@ local nsvc     = tonumber(os.getenv("BENCH_SERVICES") or "4")
 local ndays    = tonumber(os.getenv("BENCH_DAYS") or "7")
 local open_h   = tonumber(os.getenv("BENCH_OPEN") or "7")
 local close_h  = tonumber(os.getenv("BENCH_CLOSE") or "19")
+local id_base  = tonumber(os.getenv("BENCH_ID_BASE") or "10")
 
 local function day_list()
    local y, m, d = base:match("^(%d%d%d%d)-(%d%d)-(%d%d)$")
@@ -70,7 +73,7 @@ codes   = {}     -- status -> count, for the non-201 answers
 
 function init(args)
    tid = tid or 0
-   assert(tid < 90, "too many wrk threads for the citizen id scheme")
+   assert(id_base + tid < 100, "too many wrk threads for the citizen id scheme")
 end
 
 function request()
@@ -84,7 +87,7 @@ function request()
    local pi = k % #points
    local body = string.format(
       '{"point":"%s","service":"%s","date":"%s","start":"%s","citizen_id":"%02d%010d"}',
-      points[pi + 1], services[vi + 1], dates[di + 1], starts[si + 1], 10 + tid, n)
+      points[pi + 1], services[vi + 1], dates[di + 1], starts[si + 1], id_base + tid, n)
    return wrk.format("POST", "/v1/bookings", headers, body)
 end
 

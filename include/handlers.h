@@ -13,5 +13,7 @@ json_t *service_json(const struct service *s);
 json_t *counter_json(const struct counter *k, int with_services);
 /* Whether the request's token may act for point P (kiosk of P, or admin); 403 answered if not. */
 int may_act_for_point(struct req *r, const struct point *p);
+/* Drops the availability answers kept (h_public.c), at shutdown. */
+void availability_forget(void);
 
 #endif

@@ -37,11 +37,15 @@ int err_status(enum err e);
 const char *err_code(enum err e);
 const char *err_message(enum err e);
 
+#define JSON_TYPE "application/json; charset=utf-8"
+
 /* Takes ownership of BODY (may be NULL: an empty answer). */
 void reply_json(struct req *r, int status, json_t *body);
 /* The contract's error object; FIELD may be NULL; FMT NULL uses the code's own message. */
 void reply_error(struct req *r, enum err e, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* BODY as compact JSON text, malloc'd, its length in *LEN; NULL when out of memory. */
+char *reply_text(const json_t *body, size_t *len);
 /* Takes ownership of BODY, which was malloc'd. */
 void reply_raw(struct req *r, int status, const char *type, char *body, size_t len);
 /* Builds the error document alone (for stored answers and reload reports). */

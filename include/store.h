@@ -56,6 +56,11 @@ int store_day_tickets(const char *point, int day, ticket_fn fn, void *arg);
 /* How many bookings (not cancelled) hold each slot start of the day; COUNTS[i] for START[i]. */
 int store_slot_counts(const char *point, const char *service, int day, const int *start,
                       int *counts, int n);
+/* Calls FN for each slot of POINT's SERVICE from day FIRST to LAST that ever held a booking,
+ * with the bookings (not cancelled) it holds now, in (day, start) order: one read for them all. */
+typedef void (*slot_count_fn)(void *arg, int day, int start, int booked);
+int store_slot_counts_between(const char *point, const char *service, int first, int last,
+                              slot_count_fn fn, void *arg);
 
 /* Idempotency keys: 1 and the stored answer when KEY was used by CLIENT since SINCE. */
 int store_idem_get(const char *client, const char *key, int64_t since, char hash[65],

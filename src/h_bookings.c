@@ -70,7 +70,7 @@ idempotent_replay(struct req *r, const char *key, const char *hash, int64_t now)
 		reply_error(r, E_IDEMPOTENCY_MISMATCH, "Idempotency-Key", NULL);
 		return 1;
 	}
-	reply_raw(r, status, "application/json; charset=utf-8", answer, strlen(answer));
+	reply_raw(r, status, JSON_TYPE, answer, strlen(answer));
 	/* The first answer may still wait for its commit: so does this one. */
 	r->wait_commit = db_busy();
 	return 1;

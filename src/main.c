@@ -21,6 +21,7 @@
 #include "deadline.h"
 #include "digest.h"
 #include "events.h"
+#include "handlers.h"
 #include "httpd.h"
 #include "log.h"
 #include "ratelimit.h"
@@ -312,6 +313,7 @@ out_loop:
 out_db:
 	db_close();
 out_cat:
+	availability_forget();
 	digest_free();
 	ratelimit_free();
 	catalogue_free(cat);

@@ -102,8 +102,8 @@ put(const char *buf, size_t n, void *arg)
 	return 0;
 }
 
-static char *
-dump(const json_t *body, size_t *len)
+char *
+reply_text(const json_t *body, size_t *len)
 {
 	struct out o = {malloc(1000), 0, 1000};
 	if (o.s == NULL || json_dump_callback(body, put, &o, JSON_COMPACT) != 0 || o.len == 0) {
@@ -120,7 +120,7 @@ reply_json(struct req *r, int status, json_t *body)
 	char *s = NULL;
 	size_t len = 0;
 	if (body != NULL) {
-		s = dump(body, &len);
+		s = reply_text(body, &len);
 		json_decref(body);
 	}
 	if (body != NULL && s == NULL) {
@@ -128,7 +128,7 @@ reply_json(struct req *r, int status, json_t *body)
 		s = strdup("{\"error\":{\"code\":\"unavailable\",\"message\":\"out of memory\"}}");
 		len = s ? strlen(s) : 0;
 	}
-	reply_raw(r, status, "application/json; charset=utf-8", s, len);
+	reply_raw(r, status, JSON_TYPE, s, len);
 }
 
 json_t *

@@ -779,31 +779,53 @@ store_day_tickets(const char *point, int day, ticket_fn fn, void *arg)
 }
 
 int
+store_slot_counts_between(const char *point, const char *service, int first, int last,
+                           slot_count_fn fn, void *arg)
+{
+	static sqlite3_stmt *s;
+	char from[11], to[11];
+	sqlite3_stmt *st = db_static(
+	    &s, "SELECT date, start_min, booked FROM slot_count WHERE point = :p AND service = :s AND "
+	        "date BETWEEN :from AND :to ORDER BY date, start_min");
+	int rc, day;
+	if (st == NULL)
+		return -1;
+	date_format(first, from);
+	date_format(last, to);
+	db_bind_text(st, ":p", point);
+	db_bind_text(st, ":s", service);
+	db_bind_text(st, ":from", from);
+	db_bind_text(st, ":to", to);
+	while ((rc = db_step(st)) == 1)
+		if (date_parse(db_col_text(st, 0), &day) == 0)
+			fn(arg, day, sqlite3_column_int(st, 1), sqlite3_column_int(st, 2));
+	sqlite3_reset(st);
+	return rc < 0 ? -1 : 0;
+}
+
+struct day_counts {
+	const int *start;
+	int *counts, n;
+};
+
+static void
+count_into(void *arg, int day, int start, int booked)
+{
+	struct day_counts *c = arg;
+	(void)day;
+	for (int i = 0; i < c->n; i++)
+		if (c->start[i] == start)
+			c->counts[i] = booked;
+}
+
+int
 store_slot_counts(const char *point, const char *service, int day, const int *start, int *counts,
                   int n)
 {
-	static sqlite3_stmt *s;
-	char date[11];
-	sqlite3_stmt *st = db_static(
-	    &s, "SELECT start_min, booked FROM slot_count WHERE point = :p AND service = :s AND "
-	        "date = :d");
-	int rc;
-	if (st == NULL)
-		return -1;
+	struct day_counts c = {start, counts, n};
 	for (int i = 0; i < n; i++)
 		counts[i] = 0;
-	date_format(day, date);
-	db_bind_text(st, ":p", point);
-	db_bind_text(st, ":s", service);
-	db_bind_text(st, ":d", date);
-	while ((rc = db_step(st)) == 1) {
-		int m = sqlite3_column_int(st, 0);
-		for (int i = 0; i < n; i++)
-			if (start[i] == m)
-				counts[i] = sqlite3_column_int(st, 1);
-	}
-	sqlite3_reset(st);
-	return rc < 0 ? -1 : 0;
+	return store_slot_counts_between(point, service, day, day, count_into, &c);
 }
 
 int

@@ -237,6 +237,50 @@ def test_free_places_go_down_as_bookings_are_made(daemon):
     assert availability(d, MONDAY)["08:30"]["booked"] == 1
 
 
+def test_availability_asked_again_follows_every_change(daemon):
+    """The same question asked twice in a row is answered alike; after a booking, a move, a
+    cancellation, a reload (capacity, hours) or the clock passing a slot's start, the very same
+    URLs answer the new state (the daemon keeps its last answers: none may outlive its data)."""
+    d = daemon
+    one = "/v1/points/cua-nam/availability?service=cu-tru&date=" + TUESDAY
+    whole = "/v1/points/cua-nam/availability?service=cu-tru"
+
+    def both():
+        a, b = d.get(one), d.get(whole)
+        assert a.status == 200 and b.status == 200, (a, b)
+        (day,) = a.json["days"]
+        assert [x for x in b.json["days"] if x["date"] == TUESDAY] == [day]
+        return {x["start"]: (x["capacity"], x["booked"], x["available"]) for x in day["slots"]}
+
+    first = both()
+    again = both()
+    assert again == first and first["09:00"] == (3, 0, 3), first
+    assert d.get(one).raw == d.get(one).raw
+    r = d.book("002000000001", date=TUESDAY, start="09:00")
+    assert r.status == 201, r
+    assert both()["09:00"] == (3, 1, 2)
+    assert patch(d, r.json["code"], TUESDAY, "10:00").status == 200
+    now = both()
+    assert (now["09:00"], now["10:00"]) == ((3, 0, 3), (3, 1, 2)), now
+    assert cancel(d, r.json["code"]).status == 200
+    assert both() == first
+    # a reload: a new capacity, and Tuesday afternoons closed
+    new = json.loads(json.dumps(d.config))
+    cua_nam = new["points"][0]
+    cua_nam["services"][0]["slot_capacity"] = 5
+    cua_nam["hours"]["tue"] = ["07:30-12:00"]
+    d.write_config(new)
+    assert d.post("/v1/admin/reload", token=ADMIN).status == 200
+    now = both()
+    assert now["09:00"] == (5, 0, 5) and "14:00" not in now and "11:30" in now, now
+    # Tuesday 09:00 starts: from then on it is no longer offered
+    d.set_clock("2026-11-24T08:59:59+07:00")
+    assert "09:00" in both()
+    d.set_clock("2026-11-24T09:00:00+07:00")
+    now = both()
+    assert sorted(now)[0] == "09:30", now
+
+
 # ---------------------------------------------------------------------------------------------
 # Look-ups across the city (API.md section 6)
 

@@ -466,6 +466,28 @@ expect_held(const char *service, int at_0800, int at_0830, int at_0900)
 	assert_int_equal(counts[2], at_0900);
 }
 
+/* The rows store_slot_counts_between gives, as "DAY+HH:MM=N" joined by spaces (DAY from TODAY). */
+struct rows_seen {
+	char s[256];
+};
+
+static void
+row_seen(void *arg, int day, int start, int booked)
+{
+	struct rows_seen *r = arg;
+	size_t n = strlen(r->s);
+	snprintf(r->s + n, sizeof r->s - n, "%s%d+%02d:%02d=%d", n ? " " : "", day - TODAY,
+	         start / 60, start % 60, booked);
+}
+
+static const char *
+rows_between(const char *service, int first, int last, struct rows_seen *r)
+{
+	r->s[0] = 0;
+	assert_int_equal(store_slot_counts_between("cua-nam", service, first, last, row_seen, r), 0);
+	return r->s;
+}
+
 /*
  * A slot's count follows every booking in and out of it: made, cancelled, moved to another
  * start or day; check-ins, calls, ends and expiry leave it, as a booking served or missed
@@ -500,6 +522,13 @@ slot_counts_follow_the_bookings(void **state)
 	                                  at("07:14"), &t),
 	                 E_OK);
 	expect_held("khai-sinh", 0, 0, 0);
+	/* Several days in one read: every slot ever held (0 once left), in (day, start) order,
+	 * and only those days. */
+	struct rows_seen r;
+	assert_string_equal(rows_between("khai-sinh", TODAY, TODAY + 6, &r), "0+08:30=0 1+08:30=1");
+	assert_string_equal(rows_between("khai-sinh", TODAY, TODAY, &r), "0+08:30=0");
+	assert_string_equal(rows_between("khai-sinh", TODAY + 1, TODAY + 1, &r), "1+08:30=1");
+	assert_string_equal(rows_between("cu-tru", TODAY - 1, TODAY + 6, &r), "0+08:00=0 0+08:30=1 0+09:00=1");
 	/* Bookings expiring still hold their place. */
 	assert_int_equal(store_expire_due(on(TODAY + 1, "00:00"), ICT), 2); /* 08:30, and c */
 	expect_held("cu-tru", 0, 1, 1);
