@@ -5,8 +5,8 @@ CFLAGS ?= -O2 -g
 ALL_CFLAGS = $(CFLAGS) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # The allocator: mimalloc in place of glibc's malloc, process-wide (as Redis links jemalloc).
 # SQLite (Debian's is built without its lookaside), jansson and libmicrohttpd allocate a
-# hundred small blocks a booking: in paired runs of `bench/run book` the daemon spent 7 % less
-# CPU a booking with mimalloc (0 to 11 % by pair). `make MALLOC=system` keeps glibc's; the
+# hundred small blocks a booking: in 7 paired runs of `bench/run book` the daemon spent 8 % less
+# CPU a booking with mimalloc (0 to 21 % by pair). `make MALLOC=system` keeps glibc's; the
 # sanitizer build does, as its own allocator must see every block (valgrind is told to replace
 # mimalloc's, tests/run).
 MALLOC ?= mimalloc
