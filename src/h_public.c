@@ -145,7 +145,8 @@ struct days {
 static void
 count_slot(void *arg, int day, int start, int booked)
 {
-	struct day_slots *ds = &((struct days *)arg)->d[day - ((struct days *)arg)->first];
+	struct days *all = arg;
+	struct day_slots *ds = &all->d[day - all->first];
 	for (int i = 0; i < ds->n; i++)
 		if (ds->v[i].start == start)
 			ds->counts[i] = booked;

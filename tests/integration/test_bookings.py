@@ -208,6 +208,21 @@ def test_availability_errors(daemon):
     assert_error(daemon.get("/v1/points/kim-lien/availability?service=khai-sinh"), 404, "not_found")
 
 
+def test_availability_that_cannot_be_read_is_503(daemon):
+    """Counts that cannot be read are not answered as free places, nor with the last answer
+    kept: here the slot counts' table is gone from under the daemon (a damaged database)."""
+    d = daemon
+    url = "/v1/points/cua-nam/availability?service=cu-tru&date=" + TUESDAY
+    assert d.get(url).status == 200
+    con = sqlite3.connect(d.config["database"], timeout=10)
+    con.execute("DROP TABLE slot_count")
+    con.commit()
+    con.close()
+    assert_error(d.get(url), 503, "unavailable")
+    assert_error(d.get("/v1/points/cua-nam/availability?service=cu-tru"), 503, "unavailable")
+    assert_error(d.get("/v1/availability?service=cu-tru&date=" + TUESDAY), 503, "unavailable")
+
+
 def test_free_places_go_down_as_bookings_are_made(daemon):
     d = daemon
     assert free(d, TUESDAY, "09:00") == 3
