@@ -229,6 +229,12 @@ def hooked(*hooks):
     return big_catalogue(webhooks=list(hooks))
 
 
+def called_hook_daemon(make_daemon, rec, tmp_path, monkeypatch, env):
+    """A daemon whose one hook hears ticket.called at REC, its syncs under SYNC_SHIM and ENV."""
+    return preload_daemon(lambda: make_daemon(hooked(hook(rec.url(), ["ticket.called"]))),
+                          tmp_path, monkeypatch, SYNC_SHIM, env)
+
+
 def signed(dl, secret=SECRET):
     """Whether DL's X-Hangdoi-Signature is sha256= the HMAC-SHA256 of its raw body with
     SECRET, in lower-case hex."""
@@ -457,8 +463,7 @@ def test_a_change_whose_sync_fails_is_posted_only_once_on_disk(make_daemon, rece
                                                                monkeypatch):
     rec = receiver()
     gate = tmp_path / "sync-fails"
-    d = preload_daemon(lambda: make_daemon(hooked(hook(rec.url(), ["ticket.called"]))),
-                       tmp_path, monkeypatch, SYNC_SHIM, {"SYNC_FAILS": str(gate)})
+    d = called_hook_daemon(make_daemon, rec, tmp_path, monkeypatch, {"SYNC_FAILS": str(gate)})
     w = walked_in(d)
     gate.write_text("")
     # the call's commit cannot be synced: refused, and nobody is told of it
@@ -484,8 +489,7 @@ def test_a_delivery_waits_for_its_own_change_to_be_durable(make_daemon, receiver
     # delivery may go, Y's may not until Y's own sync is done.
     rec = receiver()
     gate = tmp_path / "gate"
-    d = preload_daemon(lambda: make_daemon(hooked(hook(rec.url(), ["ticket.called"]))),
-                       tmp_path, monkeypatch, SYNC_SHIM, {"SYNC_GATE": str(gate)})
+    d = called_hook_daemon(make_daemon, rec, tmp_path, monkeypatch, {"SYNC_GATE": str(gate)})
     x = walked_in(d, service="cu-tru")
     y = walked_in(d, service="khai-sinh")
     (tmp_path / "gate.release").write_text("0")
@@ -549,8 +553,7 @@ def test_after_a_failed_sync_no_attempt_is_repeated_until_the_restart(make_daemo
     # going out again and again.
     rec = receiver(statuses=[500, 500, 500])  # then 204
     gate = tmp_path / "sync-fails"
-    d = preload_daemon(lambda: make_daemon(hooked(hook(rec.url(), ["ticket.called"]))),
-                       tmp_path, monkeypatch, SYNC_SHIM, {"SYNC_FAILS": str(gate)})
+    d = called_hook_daemon(make_daemon, rec, tmp_path, monkeypatch, {"SYNC_FAILS": str(gate)})
     w = walked_in(d)
     call_next(d, "cua-nam-2")
     rec.wait("ticket.called", w["code"], count=2)   # two 500s; the next is 2 s away
