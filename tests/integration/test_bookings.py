@@ -279,10 +279,14 @@ def test_availability_asked_again_follows_every_change(daemon):
     assert (now["09:00"], now["10:00"]) == ((3, 0, 3), (3, 1, 2)), now
     assert cancel(d, r.json["code"]).status == 200
     assert both() == first
-    # a reload: a new capacity, and Tuesday afternoons closed
+    # a reload of a new capacity alone (the same slots), then of Tuesday afternoons closed
     new = json.loads(json.dumps(d.config))
     cua_nam = new["points"][0]
     cua_nam["services"][0]["slot_capacity"] = 5
+    d.write_config(new)
+    assert d.post("/v1/admin/reload", token=ADMIN).status == 200
+    now = both()
+    assert sorted(now) == sorted(first) and now["09:00"] == (5, 0, 5), now
     cua_nam["hours"]["tue"] = ["07:30-12:00"]
     d.write_config(new)
     assert d.post("/v1/admin/reload", token=ADMIN).status == 200

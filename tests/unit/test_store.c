@@ -528,6 +528,10 @@ slot_counts_follow_the_bookings(void **state)
 	assert_string_equal(rows_between("khai-sinh", TODAY, TODAY + 6, &r), "0+08:30=0 1+08:30=1");
 	assert_string_equal(rows_between("khai-sinh", TODAY, TODAY, &r), "0+08:30=0");
 	assert_string_equal(rows_between("khai-sinh", TODAY + 1, TODAY + 1, &r), "1+08:30=1");
+	struct ticket d = book(citizen(5), "khai-sinh", "09:00"); /* later today than tomorrow's */
+	assert_string_equal(rows_between("khai-sinh", TODAY, TODAY + 1, &r),
+	                    "0+08:30=0 0+09:00=1 1+08:30=1");
+	assert_int_equal(store_cancel(d.code, "ihanoi", at("07:15"), &t), E_OK);
 	assert_string_equal(rows_between("cu-tru", TODAY - 1, TODAY + 6, &r), "0+08:00=0 0+08:30=1 0+09:00=1");
 	/* Bookings expiring still hold their place. */
 	assert_int_equal(store_expire_due(on(TODAY + 1, "00:00"), ICT), 2); /* 08:30, and c */
