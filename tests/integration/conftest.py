@@ -445,9 +445,9 @@ def preload_daemon(make_daemon, tmp_path, monkeypatch, shim_c, env):
     return d
 
 
-def restart(make_daemon, d):
-    """A new daemon on the same database file (and the same catalogue)."""
-    again = make_daemon(config=d.config)
+def restart(make_daemon, d, **kw):
+    """A new daemon on the same database file (and the same catalogue); KW as make_daemon's."""
+    again = make_daemon(config=d.config, **kw)
     assert again.config["database"] == d.config["database"]
     return again
 

@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import http.server
 import json
+import re
 import signal
 import socket
 import subprocess
@@ -22,7 +23,7 @@ import time
 import pytest
 
 from conftest import (assert_error, big_catalogue, call_next, catalogue, cli, free_port,
-                      metric, preload_daemon, SYNC_SHIM, wait_for, T, instant, call_written, booked, public_ticket, walked_in, kiosk_token)
+                      metric, preload_daemon, restart, SYNC_SHIM, wait_for, T, instant, call_written, booked, public_ticket, walked_in, kiosk_token)
 
 TUESDAY = "2026-11-24"
 EVENTS = ["ticket.called", "ticket.near", "booking.expired"]
@@ -163,6 +164,7 @@ class Silent:
         self.lock = threading.Lock()
         self.conns = []
         self.received = []          # what each connection has sent so far
+        self.closed = []            # whether its sender has closed it
         self.done = threading.Event()
         self.thread = threading.Thread(target=self.run, daemon=True)
         self.thread.start()
@@ -180,17 +182,23 @@ class Silent:
                     c.setblocking(False)
                     self.conns.append(c)
                     self.received.append(b"")
+                    self.closed.append(False)
                 for i, conn in enumerate(self.conns):
+                    if self.closed[i]:
+                        continue
                     try:
                         data = conn.recv(65536)
                     except (BlockingIOError, OSError):
                         continue
                     self.received[i] += data
+                    self.closed[i] = data == b""
 
-    def requests(self):
-        """The requests whose head has come in whole."""
+    def requests(self, waiting=False):
+        """The requests whose head has come in whole (WAITING: only those whose sender has not
+        given up on them, its connection still open)."""
         with self.lock:
-            return [r for r in self.received if b"\r\n\r\n" in r]
+            return [r for r, closed in zip(self.received, self.closed)
+                    if b"\r\n\r\n" in r and not (waiting and closed)]
 
     def close(self):
         self.done.set()
@@ -424,8 +432,8 @@ def test_a_failed_delivery_is_retried_with_the_same_bytes_until_a_2xx(make_daemo
     call_next(d, "cua-nam-2")
     first, second = rec.wait("ticket.called", w["code"], count=2)
     assert (first.status, second.status) == (500, 204)
-    # the first retry comes about a second later (the clock counts whole seconds)
-    assert second.time - first.time <= 5, (first.time, second.time)
+    # the first retry was set a second after the failure (the backoff's own test is a unit one)
+    assert re.search(r"attempt 1 failed \(.*HTTP 500\); again in 1 s", d.logs()), d.logs()
     assert first.body == second.body
     assert first.headers["x-hangdoi-signature"] == second.headers["x-hangdoi-signature"]
     assert_well_formed(second, "ticket.called")
@@ -448,8 +456,7 @@ def test_a_delivery_survives_kill_9_while_the_receiver_is_down(make_daemon, rece
 
     rec = receiver(port=port)
     # the same database; the clock a minute on, as after a real restart
-    again = make_daemon(config=d.config, clock=T("08:01"))
-    assert again.config["database"] == d.config["database"]
+    restart(make_daemon, d, clock=T("08:01"))
     got = rec.wait("ticket.called", w["code"], timeout=15)
     t = assert_well_formed(got[0], "ticket.called")
     assert got[0].path == "/hook"
@@ -459,8 +466,8 @@ def test_a_delivery_survives_kill_9_while_the_receiver_is_down(make_daemon, rece
     assert all(g.body == got[0].body for g in rec.all()), rec.all()
 
 
-def test_a_change_whose_sync_fails_is_posted_only_once_on_disk(make_daemon, receiver, tmp_path,
-                                                               monkeypatch):
+def test_a_change_whose_sync_fails_is_posted_only_after_the_restart(make_daemon, receiver,
+                                                                     tmp_path, monkeypatch):
     rec = receiver()
     gate = tmp_path / "sync-fails"
     d = called_hook_daemon(make_daemon, rec, tmp_path, monkeypatch, {"SYNC_FAILS": str(gate)})
@@ -474,9 +481,10 @@ def test_a_change_whose_sync_fails_is_posted_only_once_on_disk(make_daemon, rece
     # Its WAL frames were written, only their sync failed, and a kill -9 leaves them in the
     # page cache: the restart finds the call. That a 503 here does not mean "nothing was
     # changed" is a known departure (README, "Reads see the batch being made durable"). What
-    # holds: the delivery, written with the call, goes out once the restarted daemon has the
-    # call on disk, and not before.
-    again = make_daemon(config=d.config, clock=T("08:01"))
+    # holds: the daemon whose sync failed posts nothing; the delivery, written with the call,
+    # goes out from the restarted one, which has the call on disk. (That a delivery waits for
+    # its own change's sync is test_a_delivery_waits_for_its_own_change_to_be_durable.)
+    again = restart(make_daemon, d, clock=T("08:01"))
     assert public_ticket(again, w["code"])["status"] == "called"
     dl = rec.wait("ticket.called", w["code"])[0]
     assert_well_formed(dl, "ticket.called")
@@ -537,12 +545,11 @@ def test_moving_the_clock_back_does_not_hold_up_a_retry(make_daemon, receiver):
     call_next(d, "cua-nam-2")
     # four failures (after 1, 2 and 4 s): the next attempt is 8 s away on the old clock
     rec.wait("ticket.called", w["code"], count=4, timeout=15)
-    set_at = time.monotonic()
+    assert wait_for(lambda: re.search(r"attempt 4 failed .*; again in 8 s", d.logs())), d.logs()
     d.set_clock(T("07:00"))
-    got = rec.wait("ticket.called", w["code"], count=5, timeout=15)
-    fifth = got[4]
-    assert fifth.status == 204, got
-    assert fifth.time - set_at < 5, (fifth.time - set_at)  # due at once, not in 8 s + an hour
+    # due at once: it comes before those 8 s are up (on the clock now set, 8 s and an hour)
+    got = rec.wait("ticket.called", w["code"], count=5, timeout=6)
+    assert got[4].status == 204, got
     assert all(g.body == got[0].body for g in got), got
 
 
@@ -561,10 +568,11 @@ def test_after_a_failed_sync_no_attempt_is_repeated_until_the_restart(make_daemo
     assert_error(d.post("/v1/points/cua-nam/tickets", {"service": "cu-tru"},
                         token=kiosk_token("cua-nam")), 503, "unavailable")
     gate.unlink()
-    # at most the attempt already under way when the disk failed; not one after each answer
-    assert nothing_more(lambda: len(rec.all()) > 3, 4.0), "%d attempts" % len(rec.all())
+    # at most the attempt already under way when the disk failed; not one after each answer,
+    # nor after the 10 s pause that follows an end of attempt not kept
+    assert nothing_more(lambda: len(rec.all()) > 3, 12.0), "%d attempts" % len(rec.all())
     d.kill9()
-    make_daemon(config=d.config, clock=T("08:01"))
+    restart(make_daemon, d, clock=T("08:01"))
     assert wait_for(lambda: any(g.status == 204 for g in rec.all()), 15), rec.all()
     assert all(g.body == rec.all()[0].body for g in rec.all())
 
@@ -587,7 +595,7 @@ def test_a_receiver_that_never_answers_holds_up_no_other_hook(make_daemon, recei
         [dl] = rec.wait("booking.expired", late["code"], timeout=5)
         assert_well_formed(dl, "booking.expired")
         # the hanging receiver still has no more than its two attempts at a time
-        assert len(silent.requests()) <= 4, len(silent.requests())
+        assert len(silent.requests(waiting=True)) <= 2, len(silent.requests(waiting=True))
     finally:
         silent.close()
 
@@ -602,8 +610,10 @@ def test_the_last_attempt_is_at_the_24_hours(make_daemon, receiver):
     # and its backoff (8 s) would pass them: the one after it comes at the 24 hours, the last
     end = instant(called["called_at"]) + datetime.timedelta(days=1)
     d.set_clock((end - datetime.timedelta(seconds=2)).isoformat())
-    got = rec.wait("ticket.called", w["code"], count=5, timeout=15)
-    assert got[4].time - got[3].time < 5, got[4].time - got[3].time
+    rec.wait("ticket.called", w["code"], count=5, timeout=15)
+    # the fourth failure set the fifth attempt at the 24 hours, not its 8 s backoff past them
+    found = wait_for(lambda: re.search(r"attempt 4 failed .*; again in (\d+) s", d.logs()))
+    assert found and int(found.group(1)) <= 2, d.logs()
     assert wait_for(lambda: metric(d, "hangdoi_webhook_attempts_total", outcome="gave_up") == 1,
                     5)
     assert nothing_more(lambda: len(rec.all()) > 5, 3.0), len(rec.all())
@@ -621,21 +631,18 @@ def test_sigterm_exits_0_with_a_delivery_in_flight_and_keeps_it(make_daemon, rec
         assert wait_for(lambda: silent.requests(), timeout=ARRIVAL), silent.received
         assert silent.requests()[0].startswith(b"POST /hook ")
         d.proc.send_signal(signal.SIGTERM)
-        began = time.monotonic()
         try:
             rc = d.proc.wait(20)
         except subprocess.TimeoutExpired:
             rc = "still running after 20 s"
-        took = time.monotonic() - began
         assert rc == 0, "SIGTERM with a delivery in flight: %s: %s" % (rc, d.logs()[-2000:])
         d.log.close()
     finally:
         silent.close()
-    assert took < 20
 
     # it was never answered: still owed, and sent after the restart
     rec = receiver(port=port)
-    make_daemon(config=d.config, clock=T("08:01"))
+    restart(make_daemon, d, clock=T("08:01"))
     got = rec.wait("ticket.called", w["code"], timeout=15)
     t = assert_well_formed(got[0], "ticket.called")
     assert (t["code"], t["status"]) == (w["code"], "called"), t
