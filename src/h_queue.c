@@ -91,15 +91,16 @@ struct waiting_list {
 	json_t *priority, *plain; /* the counter's tickets in queue order, with and without */
 };
 
+/* Keeps T in W while its list has room; the queue lists every priority ticket first, so the
+ * walk ends once the plain list is full. */
 static int
 append_served(const struct ticket *t, void *arg)
 {
 	struct waiting_list *w = arg;
-	if (counter_serves(w->k, t->service))
-		json_array_append_new(t->priority[0] ? w->priority : w->plain,
-		                      ticket_json(t, VIEW_STAFF));
-	return json_array_size(w->priority) >= COUNTER_WAITING_MAX &&
-	       json_array_size(w->plain) >= COUNTER_WAITING_MAX;
+	json_t *list = t->priority[0] ? w->priority : w->plain;
+	if (counter_serves(w->k, t->service) && json_array_size(list) < COUNTER_WAITING_MAX)
+		json_array_append_new(list, ticket_json(t, VIEW_STAFF));
+	return json_array_size(w->plain) >= COUNTER_WAITING_MAX;
 }
 
 /*
