@@ -34,6 +34,7 @@ int db_op_begin_at(const char *file, int line);
 void db_op_end(int ok);
 int db_in_txn(void);
 uint64_t db_ops(void); /* how many savepoints were opened; a request compares before and after */
+uint64_t db_errors(void); /* how many statements failed to prepare or step; the same use */
 /* Commits at once and waits for the disk (start-up, shutdown, tools). */
 int db_commit(void);
 /*

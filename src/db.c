@@ -30,6 +30,7 @@ static int in_txn, in_op;
 static int txn_lost; /* SQLite rolled the open transaction back itself (an I/O error) */
 static uint64_t nops;
 static uint64_t epoch; /* bumped by every rollback, open and close: see db_epoch */
+static uint64_t errors; /* statements that failed: see db_errors */
 static const char *op_file; /* who opened the savepoint still open, if any */
 static int op_line;
 double db_last_commit_seconds;
@@ -254,6 +255,7 @@ db_static(sqlite3_stmt **slot, const char *sql)
 			return NULL;
 		}
 		if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, slot, NULL) != SQLITE_OK) {
+			errors++;
 			log_error("sqlite prepare: %s: %s", sqlite3_errmsg(db), sql);
 			*slot = NULL;
 			return NULL;
@@ -358,6 +360,7 @@ db_step(sqlite3_stmt *st)
 		return 1;
 	if (rc == SQLITE_DONE)
 		return 0;
+	errors++;
 	log_error("sqlite step: %s: %s", sqlite3_errmsg(db), sqlite3_sql(st));
 	return -1;
 }
@@ -417,6 +420,12 @@ db_op_end(int ok)
 	}
 	db_exec_static(db_static(&s_release, "RELEASE op"));
 	in_op = 0;
+}
+
+uint64_t
+db_errors(void)
+{
+	return errors;
 }
 
 uint64_t

@@ -256,10 +256,15 @@ dispatch(struct req *r)
 			return;
 		}
 	}
-	uint64_t ops = db_ops();
+	uint64_t ops = db_ops(), errors = db_errors();
 	rt->handler(r);
 	if (db_ops() != ops)
 		r->wait_commit = 1;
+	/* An answer that only read, made while a read failed, would tell of what it could not see
+	 * (a count of 0, a queue left out): it is not sent. (A write's answer stands: its change is
+	 * made, and its own failures are its handler's.) */
+	else if (db_errors() != errors && r->replied && r->status < 300)
+		reply_error(r, E_UNAVAILABLE, NULL, "the database could not be read");
 	if (!r->replied && !r->suspended)
 		reply_error(r, E_UNAVAILABLE, NULL, "no answer");
 }

@@ -223,6 +223,24 @@ def test_availability_that_cannot_be_read_is_503(daemon):
     assert_error(d.get("/v1/availability?service=cu-tru&date=" + TUESDAY), 503, "unavailable")
 
 
+def test_a_read_that_fails_answers_503_not_what_it_could_see(daemon):
+    """Whatever part of an answer cannot be read (here the tickets' table is gone from under
+    the daemon: a damaged database), the answer is 503, not one that counts what it missed as
+    nothing (a queue of 0 waiting, a hall display without its queues)."""
+    d = daemon
+    code = d.book("002000000009", date=TUESDAY, start="09:00").json["code"]
+    city = "/v1/availability?service=cu-tru&date=" + TUESDAY
+    assert d.get(city).status == 200 and d.get("/v1/points/cua-nam/display").status == 200
+    con = sqlite3.connect(d.config["database"], timeout=10)
+    con.execute("ALTER TABLE ticket RENAME TO ticket_gone")
+    con.commit()
+    con.close()
+    assert_error(d.get(city), 503, "unavailable")
+    assert_error(d.get("/v1/points/cua-nam/display"), 503, "unavailable")
+    assert_error(d.get("/v1/tickets/" + code), 503, "unavailable")
+    assert d.get("/v1/points/cua-nam").status == 200  # what needs no storage still answers
+
+
 def test_free_places_go_down_as_bookings_are_made(daemon):
     d = daemon
     assert free(d, TUESDAY, "09:00") == 3
