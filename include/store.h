@@ -53,9 +53,6 @@ int store_ticket_by_id(int64_t id, struct ticket *out);
 typedef int (*ticket_fn)(const struct ticket *t, void *arg);
 int store_citizen_bookings(const char *citizen_hash, int from_day, ticket_fn fn, void *arg);
 int store_day_tickets(const char *point, int day, ticket_fn fn, void *arg);
-/* How many bookings (not cancelled) hold each slot start of the day; COUNTS[i] for START[i]. */
-int store_slot_counts(const char *point, const char *service, int day, const int *start,
-                      int *counts, int n);
 /* Calls FN for each slot of POINT's SERVICE from day FIRST to LAST that ever held a booking,
  * with the bookings (not cancelled) it holds now, in (day, start) order: one read for them all. */
 typedef void (*slot_count_fn)(void *arg, int day, int start, int booked);

@@ -122,31 +122,28 @@ city_availability(struct req *r)
 		return;
 	}
 	json_t **rows = calloc(cat->npoints + 1, sizeof *rows);
-	int n = 0;
-	for (int i = 0; rows && i < cat->npoints; i++) {
+	int n = 0, failed = rows == NULL;
+	for (int i = 0; !failed && i < cat->npoints; i++) {
 		const struct point *p = &cat->points[i];
 		const struct service *s = point_service(p, sid);
-		struct slot v[SLOTS_MAX];
-		int starts[SLOTS_MAX], counts[SLOTS_MAX], free_places = 0;
+		int places;
 		if (s == NULL)
 			continue;
 		found = 1;
-		int ns = slots_for_day(p, s, day, v, SLOTS_MAX);
-		for (int k = 0; k < ns; k++)
-			starts[k] = v[k].start;
-		store_slot_counts(p->id, s->id, day, starts, counts, ns); /* a failure: httpd.c */
-		for (int k = 0; k < ns; k++)
-			if (local_instant(day, v[k].start, cat->utc_offset) > now && counts[k] < s->slot_capacity)
-				free_places += s->slot_capacity - counts[k];
-		if (free_places == 0)
+		if ((places = free_places(p, s, day, now)) < 0)
+			failed = 1;
+		if (places <= 0)
 			continue;
 		int waiting = store_waiting_count(p->id, s->id, today);
 		rows[n++] = json_pack("{s:s,s:s,s:i,s:i,s:i}", "point", p->id, "name", p->name,
-		                      "available", free_places, "waiting", waiting, "eta_minutes",
+		                      "available", places, "waiting", waiting, "eta_minutes",
 		                      queue_eta(waiting, s->avg_service_minutes, store_open_counters(p, s->id)));
 	}
-	if (rows == NULL) {
-		reply_error(r, E_UNAVAILABLE, NULL, "out of memory");
+	if (failed) {
+		while (n > 0)
+			json_decref(rows[--n]);
+		free(rows);
+		reply_error(r, E_UNAVAILABLE, NULL, NULL);
 		return;
 	}
 	if (!found) {

@@ -278,6 +278,21 @@ answer_inputs(const struct point *p, const struct service *s, int first, int nda
 	return e;
 }
 
+int
+free_places(const struct point *p, const struct service *s, int day, int64_t now)
+{
+	int *in, n = 0;
+	size_t nin;
+	if (answer_inputs(p, s, day, 1, now, &in, &nin))
+		return -1;
+	for (int i = 0; i < in[3]; i++) {
+		const int *e = in + DAY_HEAD + 3 * i;
+		n += e[2] < in[2] ? in[2] - e[2] : 0;
+	}
+	free(in);
+	return n;
+}
+
 static void
 availability(struct req *r)
 {

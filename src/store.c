@@ -803,31 +803,6 @@ store_slot_counts_between(const char *point, const char *service, int first, int
 	return rc < 0 ? -1 : 0;
 }
 
-struct day_counts {
-	const int *start;
-	int *counts, n;
-};
-
-static void
-count_into(void *arg, int day, int start, int booked)
-{
-	struct day_counts *c = arg;
-	(void)day;
-	for (int i = 0; i < c->n; i++)
-		if (c->start[i] == start)
-			c->counts[i] = booked;
-}
-
-int
-store_slot_counts(const char *point, const char *service, int day, const int *start, int *counts,
-                  int n)
-{
-	struct day_counts c = {start, counts, n};
-	for (int i = 0; i < n; i++)
-		counts[i] = 0;
-	return store_slot_counts_between(point, service, day, day, count_into, &c);
-}
-
 int
 store_idem_get(const char *client, const char *key, int64_t since, char hash[65], int *status,
                char **response)
