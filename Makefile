@@ -49,10 +49,15 @@ $(B)/obj/embedded.o: $(B)/embedded.c
 $(B)/libhangdoi.a: $(OBJ)
 	ar rcs $@ $^
 
-$(B)/hangdoid: $(B)/obj/main.o $(B)/libhangdoi.a
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+# Names the allocator linked last: another MALLOC makes a newer stamp, and everything relinks.
+$(B)/malloc.$(MALLOC): | $(B)/obj
+	rm -f $(B)/malloc.*
+	touch $@
 
-$(B)/test_%: tests/unit/test_%.c $(wildcard tests/unit/*.h) $(B)/libhangdoi.a
+$(B)/hangdoid: $(B)/obj/main.o $(B)/libhangdoi.a $(B)/malloc.$(MALLOC)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(B)/obj/main.o $(B)/libhangdoi.a $(LDLIBS)
+
+$(B)/test_%: tests/unit/test_%.c $(wildcard tests/unit/*.h) $(B)/libhangdoi.a $(B)/malloc.$(MALLOC)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libhangdoi.a $(LDLIBS) -lcmocka
 
 # Installs what is missing (Debian packages, as root), then the npm package the browser tests drive.
