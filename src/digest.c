@@ -2,12 +2,14 @@
  * digest.c: SHA-256 and HMAC-SHA-256 from libcrypto. The algorithms are fetched once and the
  * keyed HMAC state is kept and duplicated per message: OpenSSL 3's one-shot calls look the
  * algorithm up in the provider on every call, which costs more than the hashing of a short
- * message. A few keys are kept so (the citizen id secret, each webhook's): used in turn, none
- * is made again. Used by the loop thread only.
+ * message. A few keys are kept so (the citizen id secret, each webhook's); past KEYS_MAX, the
+ * one asked for longest ago makes room, so the citizen id secret, asked at every booking, stays.
+ * Used by the loop thread only.
  */
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "digest.h"
@@ -20,8 +22,9 @@ static struct keyed {
 	EVP_MAC_CTX *ctx; /* initialised with KEY, never used directly: duplicated */
 	unsigned char *key;
 	size_t len;
+	uint64_t used; /* when last asked for: a new key takes the entry asked for longest ago */
 } keys[KEYS_MAX];
-static unsigned next_key; /* the entry a new key takes when all are used */
+static uint64_t uses;
 
 static void
 hex(const unsigned char md[32], char out[65])
@@ -86,9 +89,15 @@ keyed_free(struct keyed *e)
 static EVP_MAC_CTX *
 keyed_for(const void *k, size_t len)
 {
-	for (int i = 0; i < KEYS_MAX; i++)
-		if (keys[i].ctx && keys[i].len == len && CRYPTO_memcmp(k, keys[i].key, len) == 0)
+	struct keyed *e = &keys[0];
+	for (int i = 0; i < KEYS_MAX; i++) {
+		if (keys[i].ctx && keys[i].len == len && CRYPTO_memcmp(k, keys[i].key, len) == 0) {
+			keys[i].used = ++uses;
 			return keys[i].ctx;
+		}
+		if (keys[i].used < e->used)
+			e = &keys[i];
+	}
 	if (hmac == NULL && (hmac = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL)
 		return NULL;
 	OSSL_PARAM params[] = {
@@ -103,9 +112,8 @@ keyed_for(const void *k, size_t len)
 		return NULL;
 	}
 	memcpy(copy, k, len);
-	struct keyed *e = &keys[next_key++ % KEYS_MAX];
 	keyed_free(e);
-	*e = (struct keyed){c, copy, len};
+	*e = (struct keyed){c, copy, len, ++uses};
 	return c;
 }
 
@@ -138,5 +146,5 @@ digest_free(void)
 	md_ctx = NULL;
 	sha256 = NULL;
 	hmac = NULL;
-	next_key = 0;
+	uses = 0;
 }
