@@ -170,7 +170,7 @@ stats(struct req *r)
 	int day, given;
 	struct day_stats *d;
 	char date[11];
-	if (query_string(r, "point", 1, NULL, &pid) || query_date(r, "date", 0, &day, &given))
+	if (query_string(r, "point", 1, id_valid, &pid) || query_date(r, "date", 0, &day, &given))
 		return;
 	const struct point *p = catalogue_point(cat, pid);
 	if (p == NULL) {
@@ -260,7 +260,7 @@ audit(struct req *r)
 	const char *pid;
 	int day, given;
 	char date[11];
-	if (query_string(r, "point", 1, NULL, &pid) || query_date(r, "date", 1, &day, &given))
+	if (query_string(r, "point", 1, id_valid, &pid) || query_date(r, "date", 1, &day, &given))
 		return;
 	if (catalogue_point(cat, pid) == NULL) {
 		reply_error(r, E_NOT_FOUND, "point", "no point %s", pid);

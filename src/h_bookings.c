@@ -177,7 +177,7 @@ list(struct req *r)
 			reply_error(r, E_FORBIDDEN, NULL, "listing a point's day is for admin");
 			return;
 		}
-		if (query_string(r, "point", 1, NULL, &pid) || query_date(r, "date", 1, &day, &given))
+		if (query_string(r, "point", 1, id_valid, &pid) || query_date(r, "date", 1, &day, &given))
 			return;
 		const struct point *p = catalogue_point(cat, pid);
 		if (p == NULL) {

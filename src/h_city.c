@@ -115,7 +115,7 @@ city_availability(struct req *r)
 	int day, given, found = 0;
 	int64_t now = clock_now();
 	int today = local_day(now, cat->utc_offset);
-	if (query_string(r, "service", 1, NULL, &sid) || query_date(r, "date", 1, &day, &given))
+	if (query_string(r, "service", 1, id_valid, &sid) || query_date(r, "date", 1, &day, &given))
 		return;
 	if (!in_horizon(today, day, cat->horizon_days)) {
 		reply_error(r, E_OUTSIDE_HORIZON, "date", NULL);

@@ -302,7 +302,7 @@ availability(struct req *r)
 	int day, given, *in;
 	size_t nin, len = 0;
 	char *text = NULL;
-	if (p == NULL || query_string(r, "service", 1, NULL, &sid) ||
+	if (p == NULL || query_string(r, "service", 1, id_valid, &sid) ||
 	    query_date(r, "date", 0, &day, &given))
 		return;
 	if ((s = point_service(p, sid)) == NULL) {

@@ -300,7 +300,7 @@ queue(struct req *r)
 {
 	const struct point *p = path_point(r);
 	const char *sid;
-	if (p == NULL || query_string(r, "service", 0, NULL, &sid))
+	if (p == NULL || query_string(r, "service", 0, id_valid, &sid))
 		return;
 	if (sid && point_service(p, sid) == NULL) {
 		reply_error(r, E_NOT_FOUND, "service", "no service %s at %s", sid, p->id);

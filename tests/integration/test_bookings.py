@@ -203,6 +203,11 @@ def test_availability_errors(daemon):
     assert_error(daemon.get(base + "?service=cu-tru&date=2026-11-31"), 400, "invalid_field", "date")
     assert_error(daemon.get(base + "?service=cu-tru&date=24-11-2026"), 400, "invalid_field", "date")
     assert_error(daemon.get(base + "?service=nope"), 404, "not_found")
+    # a service that could name nothing (empty, upper case, not UTF-8) is malformed, not unknown
+    for bad in ("", "Cu-Tru", "tam%FF"):
+        assert_error(daemon.get(base + "?service=" + bad), 400, "invalid_field", "service")
+        assert_error(daemon.get("/v1/availability?date=%s&service=%s" % (TUESDAY, bad)), 400,
+                     "invalid_field", "service")
     assert_error(daemon.get("/v1/points/nowhere/availability?service=cu-tru"), 404, "not_found")
     # services are per point: kim-lien has no khai-sinh
     assert_error(daemon.get("/v1/points/kim-lien/availability?service=khai-sinh"), 404, "not_found")
