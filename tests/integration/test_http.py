@@ -150,7 +150,6 @@ def test_an_error_quoting_bytes_that_are_not_utf8_is_still_json(daemon):
     cases = [
         daemon.get("/v1/points/%ff"),
         daemon.get("/v1/tickets/%ff%fe"),
-        daemon.get("/v1/points/cua-nam/availability?service=%ff"),
         daemon.get("/v1/points/a" + "%c3%a9" * 150),
         daemon.post("/v1/bookings", booking_body("001234567890", point=long_id), token=APP),
         daemon.post("/v1/points/cua-nam/tickets", {"service": long_id},
@@ -163,8 +162,13 @@ def test_an_error_quoting_bytes_that_are_not_utf8_is_still_json(daemon):
         assert isinstance(r.json["error"]["message"], str), r
         # read_response decodes with replacement: a stray byte would show as U+FFFD
         assert "\ufffd" not in r.raw, r.raw
-    for r in cases[:3]:
+    for r in cases[:2]:
         assert "?" in r.json["error"]["message"], r   # the byte quoted as '?'
+    # such bytes in a query parameter make it malformed (API.md: 400), still answered in JSON
+    r = daemon.get("/v1/points/cua-nam/availability?service=%ff")
+    assert (r.status, r.json["error"]["code"], r.json["error"]["field"]) == (
+        400, "invalid_field", "service"), r
+    assert "\ufffd" not in r.raw, r.raw
     # a booking for no point made nothing
     assert daemon.get("/v1/bookings?citizen_id=001234567890", token=APP).json["bookings"] == []
 
